@@ -1,0 +1,28 @@
+import { InvalidArgumentError } from 'commander';
+import { describeError } from '../core/errors.js';
+
+/**
+ * Wraps a command's action so any failure becomes one clear line on stderr and
+ * exit code 1, instead of a stack trace (set QUANTFLOW_DEBUG=1 for the stack).
+ */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      process.stderr.write(`error: ${describeError(err)}\n`);
+      if (process.env.QUANTFLOW_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = 1;
+    }
+  };
+}
+
+/** Parse a numeric option, naming the option when it is not a finite number. */
+export function numberOption(name: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n))
+      throw new InvalidArgumentError(`--${name} expects a number, got '${value}'`);
+    return n;
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * Time-ordered splits. A label at row t looks `horizon` candles ahead, so the
+ * last `embargo` (default: horizon) rows before a test period are left out of
+ * training: no training label may overlap the test period. Dataset rows are a
+ * subset of candles in order, so `horizon` rows always span >= horizon candles.
+ */
+import { ConfigError } from '../core/errors.js';
+import { type Dataset, sliceDataset } from './dataset.js';
+
+export interface ChronologicalSplit {
+  readonly train: Dataset;
+  readonly validation: Dataset;
+  /** Rows [trainEnd, validationStart) are the embargo, in neither set. */
+  readonly trainEnd: number;
+  readonly validationStart: number;
+}
+
+/** The last `validationFraction` of rows validate; training ends `embargo` rows before them. */
+export function splitChronological(ds: Dataset, validationFraction: number, embargo = ds.horizon): ChronologicalSplit {
+  if (!(validationFraction > 0 && validationFraction < 1)) {
+    throw new ConfigError(`validationFraction must be in (0, 1), got ${validationFraction}`, {
+      field: 'validationFraction',
+    });
+  }
+  if (!Number.isInteger(embargo) || embargo < 0) {
+    throw new ConfigError(`embargo must be an integer >= 0, got ${embargo}`, { field: 'embargo' });
+  }
+  const validationRows = Math.max(1, Math.floor(ds.rows * validationFraction));
+  const validationStart = ds.rows - validationRows;
+  const trainEnd = validationStart - embargo;
+  if (trainEnd < 1) {
+    throw new ConfigError(
+      `${ds.rows} rows are too few for a ${validationRows}-row validation set after a ${embargo}-row embargo`,
+      { field: 'validationFraction' },
+    );
+  }
+  return {
+    train: sliceDataset(ds, 0, trainEnd),
+    validation: sliceDataset(ds, validationStart, ds.rows),
+    trainEnd,
+    validationStart,
+  };
+}
+
+export interface WalkForwardOptions {
+  rows: number;
+  /** Rows per training window (the first one, when expanding). */
+  trainWindow: number;
+  testWindow: number;
+  /** Rows skipped between a training window and its test window; use the label horizon. */
+  embargo: number;
+  /** Rows the windows advance each fold (default testWindow; must be >= testWindow so tests never overlap). */
+  step?: number;
+  /** Training always starts at row 0 and grows (default false: a sliding window). */
+  expanding?: boolean;
+}
+
+/** Half-open row ranges: train [trainStart, trainEnd), test [testStart, testEnd). */
+export interface WalkForwardWindow {
+  readonly trainStart: number;
+  readonly trainEnd: number;
+  readonly testStart: number;
+  readonly testEnd: number;
+}
+
+export function walkForwardSplits(opts: WalkForwardOptions): WalkForwardWindow[] {
+  const { rows, trainWindow, testWindow, embargo } = opts;
+  const step = opts.step ?? testWindow;
+  const int = (v: number, field: string, min: number) => {
+    if (!Number.isInteger(v) || v < min)
+      throw new ConfigError(`${field} must be an integer >= ${min}, got ${v}`, { field });
+  };
+  int(rows, 'rows', 0);
+  int(trainWindow, 'trainWindow', 1);
+  int(testWindow, 'testWindow', 1);
+  int(embargo, 'embargo', 0);
+  int(step, 'step', 1);
+  if (step < testWindow) {
+    throw new ConfigError(`step (${step}) must be >= testWindow (${testWindow}) so test windows do not overlap`, {
+      field: 'step',
+    });
+  }
+  const windows: WalkForwardWindow[] = [];
+  for (let k = 0; ; k++) {
+    const trainEnd = trainWindow + k * step;
+    const trainStart = opts.expanding === true ? 0 : trainEnd - trainWindow;
+    const testStart = trainEnd + embargo;
+    const testEnd = testStart + testWindow;
+    if (testEnd > rows) break;
+    windows.push({ trainStart, trainEnd, testStart, testEnd });
+  }
+  return windows;
+}

@@ -1,0 +1,142 @@
+/**
+ * Supervised datasets from a candle series: one sample per candle t whose
+ * features use only candles closed at or before t and whose label says whether
+ * the close `horizon` candles later is higher than the close at t.
+ *
+ * Features come from the streaming extractor, the same code that feeds the
+ * model live, so training and serving cannot drift apart.
+ *
+ * Label threshold: samples whose move |close[t+h] / close[t] - 1| is at most
+ * `labelThreshold` are dropped (too small to call either way). With the default
+ * 0 only exactly unchanged closes are dropped. Because of dropping, rows are
+ * not evenly spaced in time; `candleIndex` maps each row back to its candle.
+ */
+import { ConfigError, DataError } from '../core/errors.js';
+import type { Candle } from '../core/types.js';
+import { type FeatureSchema, type FeatureSetName, featureNames } from './feature-schema.js';
+import { FeatureStream } from './streaming-extractor.js';
+
+export interface DatasetOptions {
+  /** Default 'relative'. */
+  featureSet?: FeatureSetName | FeatureSchema;
+  /** Candles ahead the label looks (>= 1). */
+  horizon: number;
+  /** Feature rows t-lookback+1 .. t concatenated per sample, oldest first (default 1). */
+  lookback?: number;
+  /** Drop samples whose |return over the horizon| is <= this (default 0). */
+  labelThreshold?: number;
+}
+
+export interface Dataset {
+  readonly schema: FeatureSchema;
+  /** One name per column; with lookback > 1, `name@t-k` (k candles back) and `name@t`. */
+  readonly featureNames: readonly string[];
+  /** Row-major, rows * cols. */
+  readonly features: Float32Array;
+  /** 1 if close[t + horizon] > close[t], else 0. */
+  readonly labels: Float32Array;
+  /** close[t + horizon] / close[t] - 1, for evaluating what a prediction was worth. */
+  readonly forwardReturns: Float64Array;
+  /** Open time of candle t. */
+  readonly timestamps: Float64Array;
+  /** Index of candle t in the input series. */
+  readonly candleIndex: Int32Array;
+  readonly rows: number;
+  readonly cols: number;
+  readonly horizon: number;
+  readonly lookback: number;
+  readonly labelThreshold: number;
+}
+
+function positiveInteger(value: number, field: string): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new ConfigError(`${field} must be an integer >= 1, got ${value}`, { field });
+  return value;
+}
+
+export function lookbackColumnNames(names: readonly string[], lookback: number): string[] {
+  if (lookback === 1) return [...names];
+  const out: string[] = [];
+  for (let k = lookback - 1; k >= 0; k--) for (const n of names) out.push(k === 0 ? `${n}@t` : `${n}@t-${k}`);
+  return out;
+}
+
+export function buildDataset(candles: readonly Candle[], options: DatasetOptions): Dataset {
+  const horizon = positiveInteger(options.horizon, 'horizon');
+  const lookback = positiveInteger(options.lookback ?? 1, 'lookback');
+  const threshold = options.labelThreshold ?? 0;
+  if (!(threshold >= 0) || !Number.isFinite(threshold)) {
+    throw new ConfigError(`labelThreshold must be a finite number >= 0, got ${threshold}`, { field: 'labelThreshold' });
+  }
+
+  const stream = new FeatureStream(options.featureSet);
+  const nf = stream.width;
+  const n = candles.length;
+  const all = new Float64Array(n * nf);
+  candles.forEach((c, i) => {
+    if (c.symbol !== candles[0]!.symbol) {
+      throw new DataError(`series mixes symbols ${candles[0]!.symbol} and ${c.symbol}`, {
+        symbol: c.symbol,
+        index: i,
+        field: 'symbol',
+      });
+    }
+    stream.update(c, all, i * nf);
+  });
+
+  const first = stream.warmup + lookback - 1;
+  const last = n - 1 - horizon;
+  const keep: number[] = [];
+  for (let t = first; t <= last; t++) {
+    const r = candles[t + horizon]!.close / candles[t]!.close - 1;
+    if (Math.abs(r) > threshold) keep.push(t);
+  }
+
+  const rows = keep.length;
+  const cols = nf * lookback;
+  const features = new Float32Array(rows * cols);
+  const labels = new Float32Array(rows);
+  const forwardReturns = new Float64Array(rows);
+  const timestamps = new Float64Array(rows);
+  const candleIndex = new Int32Array(rows);
+  keep.forEach((t, row) => {
+    // Rows t-lookback+1 .. t are contiguous in `all`, oldest first.
+    features.set(all.subarray((t - lookback + 1) * nf, (t + 1) * nf), row * cols);
+    const r = candles[t + horizon]!.close / candles[t]!.close - 1;
+    labels[row] = r > 0 ? 1 : 0;
+    forwardReturns[row] = r;
+    timestamps[row] = candles[t]!.timestamp;
+    candleIndex[row] = t;
+  });
+
+  return {
+    schema: stream.schema,
+    featureNames: lookbackColumnNames(featureNames(stream.schema), lookback),
+    features,
+    labels,
+    forwardReturns,
+    timestamps,
+    candleIndex,
+    rows,
+    cols,
+    horizon,
+    lookback,
+    labelThreshold: threshold,
+  };
+}
+
+/** Rows [start, end) as views on the same buffers (no copy). */
+export function sliceDataset(ds: Dataset, start: number, end: number): Dataset {
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= ds.rows)) {
+    throw new ConfigError(`invalid row range [${start}, ${end}) of a dataset with ${ds.rows} rows`, { field: 'range' });
+  }
+  return {
+    ...ds,
+    features: ds.features.subarray(start * ds.cols, end * ds.cols),
+    labels: ds.labels.subarray(start, end),
+    forwardReturns: ds.forwardReturns.subarray(start, end),
+    timestamps: ds.timestamps.subarray(start, end),
+    candleIndex: ds.candleIndex.subarray(start, end),
+    rows: end - start,
+  };
+}

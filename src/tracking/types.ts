@@ -1,0 +1,165 @@
+/**
+ * Public types of the prediction tracker: what goes in (a model's prediction),
+ * what comes out (its outcome and the statistics over many of them).
+ */
+
+/**
+ * How a prediction turned out: 1 = the close `horizon` candles later was above
+ * the recorded price, 0 = below, 'flat' = exactly equal. Flat outcomes are kept
+ * and counted but excluded from every score (accuracy, Brier, ...): an
+ * unchanged price is neither a hit nor a miss for an up/down call.
+ */
+export type Outcome = 0 | 1 | 'flat';
+
+/** 'candle': resolved by the tracker from a later candle; 'explicit': given by the caller. */
+export type ResolutionSource = 'candle' | 'explicit';
+
+/** A prediction made at the close of candle `timestamp`. */
+export interface PredictionInput {
+  readonly symbol: string;
+  readonly modelVersion: string;
+  /** Open time (ms UTC) of the candle at whose close the prediction was made. Never the wall clock. */
+  readonly timestamp: number;
+  /** Probability that the close `horizon` candles later is above `price`, in [0, 1]. */
+  readonly prediction: number;
+  /** The outcome is decided by the close of the `horizon`-th candle after `timestamp`: a positive integer. */
+  readonly horizon: number;
+  /** Close of candle `timestamp`, the price the later close is compared to. */
+  readonly price: number;
+  /** Probability above which the prediction counts as a call for "up" (default 0.5; exactly 0.5 is "down"). */
+  readonly threshold?: number;
+}
+
+/**
+ * A prediction whose outcome is already known (the older `recordPrediction(prediction, actual)`
+ * API). A core `Prediction` fits as is; horizon defaults to 1 and price may be absent.
+ */
+export interface OutcomeInput {
+  readonly symbol: string;
+  readonly modelVersion: string;
+  readonly timestamp: number;
+  readonly prediction: number;
+  readonly horizon?: number;
+  readonly price?: number;
+  readonly threshold?: number;
+}
+
+/** The natural key of a prediction: one model version predicts once per symbol and candle. */
+export interface PredictionKey {
+  readonly symbol: string;
+  readonly modelVersion: string;
+  readonly timestamp: number;
+}
+
+/** A recorded prediction and, once known, its outcome. */
+export interface TrackedPrediction {
+  /** Sequence number, unique within one tracker file, stable across restarts. */
+  readonly id: number;
+  readonly symbol: string;
+  readonly modelVersion: string;
+  readonly timestamp: number;
+  readonly prediction: number;
+  readonly horizon: number;
+  /** null only for predictions given with their outcome and no price (see `recordOutcome`). */
+  readonly price: number | null;
+  readonly threshold: number;
+  /** null while pending. */
+  readonly outcome: Outcome | null;
+  readonly source: ResolutionSource | null;
+  /** Open time of the candle that resolved it; null when pending or resolved explicitly. */
+  readonly resolvedAt: number | null;
+  /** Close of that candle; null when pending or resolved explicitly. */
+  readonly closePrice: number | null;
+}
+
+/** One of 10 equal-width bins of predicted probability: [binLow, binHigh), the last one closed at 1. */
+export interface CalibrationBin {
+  readonly binLow: number;
+  readonly binHigh: number;
+  readonly count: number;
+  /** Mean predicted probability in the bin; null when empty. */
+  readonly meanPredicted: number | null;
+  /** Share of "up" outcomes in the bin; null when empty. */
+  readonly observedRate: number | null;
+}
+
+/**
+ * Scores of resolved predictions. Ratios are null (never NaN) when undefined:
+ * all of them with no scored outcome, precision with no "up" call, recall with
+ * no "up" outcome, f1 with neither.
+ */
+export interface TrackerStats {
+  /** Predictions recorded (whole history of the selection, whatever `window`). */
+  readonly count: number;
+  /** Outcomes 0/1 the scores below are computed from (at most `window`). */
+  readonly resolved: number;
+  /** Outcomes 'flat', excluded from the scores (whole history). */
+  readonly flat: number;
+  /** Predictions still waiting for their outcome (whole history). */
+  readonly pending: number;
+  /** The window asked for, or null for all resolved. */
+  readonly window: number | null;
+  readonly accuracy: number | null;
+  /** Positive class = up; a prediction calls up when prob > its threshold. */
+  readonly precision: number | null;
+  readonly recall: number | null;
+  readonly f1: number | null;
+  /** Mean of (p - y)^2. */
+  readonly brierScore: number | null;
+  /** Mean of -(y ln p + (1 - y) ln(1 - p)), p clipped to [1e-15, 1 - 1e-15]. */
+  readonly logLoss: number | null;
+  readonly calibration: readonly CalibrationBin[];
+  /** Share of "up" outcomes. */
+  readonly baseRate: number | null;
+  /** Accuracy of always calling the majority outcome: max(baseRate, 1 - baseRate). */
+  readonly noSkillAccuracy: number | null;
+}
+
+export interface StatsFilter {
+  readonly symbol?: string;
+  readonly modelVersion?: string;
+  /** Score only the last N resolved (0/1) predictions of the selection. */
+  readonly window?: number;
+}
+
+export interface DriftOptions {
+  /** Number of most recent resolved (0/1) predictions the rolling accuracy is taken over. */
+  readonly window: number;
+  /** `drift` fires when the rolling accuracy falls below this. */
+  readonly minAccuracy: number;
+  /** Accuracy at or above which a drifting key counts as recovered (default `minAccuracy`). */
+  readonly recoverAccuracy?: number;
+  /** Track each (model version, symbol) pair separately instead of each model version. */
+  readonly perSymbol?: boolean;
+}
+
+export interface DriftEvent {
+  /** Present when drift is tracked per symbol. */
+  readonly symbol?: string;
+  readonly modelVersion: string;
+  /** Rolling accuracy over the last `window` resolved predictions. */
+  readonly accuracy: number;
+  readonly window: number;
+}
+
+export interface TrackerEvents {
+  /** Each outcome, flat ones included, after it has been persisted. */
+  resolved: [prediction: TrackedPrediction];
+  /** Rolling accuracy crossed below `minAccuracy`. */
+  drift: [event: DriftEvent];
+  /** A drifting key's rolling accuracy came back to `recoverAccuracy` or above. */
+  driftRecovered: [event: DriftEvent];
+}
+
+/** What `PredictionTracker.open` found in the file. */
+export interface LoadReport {
+  /** Non-blank lines read. */
+  readonly lines: number;
+  readonly predictions: number;
+  readonly outcomes: number;
+  readonly candles: number;
+  /** Unparseable last lines (a crash mid-write) dropped from the file: 0 or 1. */
+  readonly tornLines: number;
+  /** Outcomes missing from the file but implied by a recorded candle, recomputed and appended. */
+  readonly repairedOutcomes: number;
+}
