@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+/**
+ * `quantflow`: one command per job. Each command lives in commands/<name>.ts
+ * and exports `register(program)`; this file only assembles them.
+ */
+import { Command } from 'commander';
+import { readPackageVersion } from './package-version.js';
+
+const program = new Command('quantflow')
+  .description('QuantFlow ML: machine-learning trading strategies for backtest, paper and live trading')
+  .version(readPackageVersion())
+  .showHelpAfterError()
+  .configureOutput({ outputError: (text, write) => write(text) });
+
+const commands: Array<{ register(program: Command): void }> = [];
+for (const c of commands) c.register(program);
+
+await program.parseAsync(process.argv);
