@@ -1,0 +1,5 @@
+export * from './format.js';
+export * from './report-console.js';
+export * from './report-html.js';
+export * from './report-json.js';
+export * from './run-backtest.js';

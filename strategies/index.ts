@@ -1,0 +1,2 @@
+export * from './buy-and-hold.js';
+export * from './sma-crossover.js';
