@@ -4,6 +4,10 @@
  * and exports `register(program)`; this file only assembles them.
  */
 import { Command } from 'commander';
+import * as backtestCommand from './commands/backtest.js';
+import * as downloadCommand from './commands/download.js';
+import * as modelsCommand from './commands/models.js';
+import * as trainCommand from './commands/train.js';
 import { readPackageVersion } from './package-version.js';
 
 const program = new Command('quantflow')
@@ -12,7 +16,12 @@ const program = new Command('quantflow')
   .showHelpAfterError()
   .configureOutput({ outputError: (text, write) => write(text) });
 
-const commands: Array<{ register(program: Command): void }> = [];
+const commands: Array<{ register(program: Command): void }> = [
+  backtestCommand,
+  downloadCommand,
+  modelsCommand,
+  trainCommand,
+];
 for (const c of commands) c.register(program);
 
 await program.parseAsync(process.argv);

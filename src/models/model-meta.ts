@@ -2,7 +2,9 @@
  * `meta.json` of a model directory: everything needed to feed the model the
  * same inputs it was trained on, and to judge it later.
  */
-import type { FeatureSchema } from '../features/feature-schema.js';
+import path from 'node:path';
+import { ModelError } from '../core/errors.js';
+import { type FeatureSchema, parseFeatureSchema } from '../features/feature-schema.js';
 import type { ScalerKind } from '../features/scaler.js';
 
 export type ModelKind = 'tfjs' | 'python';
@@ -13,7 +15,8 @@ export const SCALER_FILE = 'scaler.json';
 export interface ValidationMetrics {
   readonly rows: number;
   readonly accuracy: number;
-  readonly rocAuc: number;
+  /** null when the validation rows hold only one class. */
+  readonly rocAuc: number | null;
   readonly brier: number;
   readonly logLoss: number;
   /** Accuracy of always predicting the training set's majority class. */
@@ -49,6 +52,8 @@ export interface ModelMeta {
     readonly from: number;
     readonly to: number;
     readonly trainRows: number;
+    /** Open time of the first validation row's candle (rows from here on were not trained on); absent without validation. */
+    readonly validationFrom?: number;
     /** sha256 of the candles (timestamp and OHLCV) trained on. */
     readonly dataHash: string;
     readonly seed: number;
@@ -60,4 +65,76 @@ export interface ModelMeta {
   readonly versions: Readonly<Record<string, string>>;
   /** Python models: the script (by file name, inside an allow-listed directory) and its sha256. */
   readonly python?: { readonly script: string; readonly scriptSha256: string };
+}
+
+/**
+ * Parses and checks `meta.json` bytes. Every problem is a ModelError naming the
+ * file (`where`/meta.json) and the field, e.g. `training.horizon`.
+ */
+export function parseModelMeta(data: Uint8Array | undefined, where = '.'): ModelMeta {
+  const file = path.join(where, META_FILE);
+  if (data === undefined) throw new ModelError('file is missing', { file });
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(data));
+  } catch (err) {
+    throw new ModelError(`not valid JSON (${(err as Error).message})`, { file }, { cause: err });
+  }
+  const fail = (field: string, message: string): never => {
+    throw new ModelError(message, { file, field });
+  };
+  const obj = (v: unknown, field: string): Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : fail(field, 'must be an object');
+  const str = (v: unknown, field: string): string => (typeof v === 'string' ? v : fail(field, 'must be a string'));
+  const num = (v: unknown, field: string): number =>
+    typeof v === 'number' && Number.isFinite(v) ? v : fail(field, 'must be a finite number');
+  const int = (v: unknown, field: string, min: number): number =>
+    Number.isInteger(v) && (v as number) >= min ? (v as number) : fail(field, `must be an integer >= ${min}`);
+
+  const m = obj(value, 'meta');
+  if (m.formatVersion !== 1) fail('formatVersion', `unsupported formatVersion ${String(m.formatVersion)} (expected 1)`);
+  if (m.kind !== 'tfjs' && m.kind !== 'python')
+    fail('kind', `unknown model kind '${String(m.kind)}' (expected tfjs or python)`);
+  const featureSchema = parseFeatureSchema(m.featureSchema, file);
+  const lookback = int(m.lookback, 'lookback', 1);
+  const inputWidth = int(m.inputWidth, 'inputWidth', 1);
+  if (inputWidth !== featureSchema.features.length * lookback) {
+    fail('inputWidth', `${inputWidth} does not equal ${featureSchema.features.length} features x lookback ${lookback}`);
+  }
+  if (m.scaler !== 'minmax' && m.scaler !== 'zscore') fail('scaler', `unknown scaler '${String(m.scaler)}'`);
+  const label = obj(m.label, 'label');
+  if (label.kind !== 'direction') fail('label.kind', `unknown label kind '${String(label.kind)}'`);
+  int(label.horizon, 'label.horizon', 1);
+  if (num(label.threshold, 'label.threshold') < 0) fail('label.threshold', 'must be >= 0');
+  const training = obj(m.training, 'training');
+  str(training.symbol, 'training.symbol');
+  str(training.timeframe, 'training.timeframe');
+  num(training.from, 'training.from');
+  num(training.to, 'training.to');
+  int(training.trainRows, 'training.trainRows', 1);
+  str(training.dataHash, 'training.dataHash');
+  int(training.seed, 'training.seed', 0);
+  obj(training.options, 'training.options');
+  if (training.validationFrom !== undefined) num(training.validationFrom, 'training.validationFrom');
+  str(m.name, 'name');
+  str(m.createdAt, 'createdAt');
+  const versions = obj(m.versions, 'versions');
+  for (const [k, v] of Object.entries(versions)) str(v, `versions.${k}`);
+  if (m.validation !== undefined) {
+    const v = obj(m.validation, 'validation');
+    int(v.rows, 'validation.rows', 1);
+    for (const k of ['accuracy', 'brier', 'logLoss', 'majorityBaseline', 'alwaysUpBaseline'])
+      num(v[k], `validation.${k}`);
+    if (v.rocAuc !== null) num(v.rocAuc, 'validation.rocAuc');
+  }
+  if (m.kind === 'python' || m.python !== undefined) {
+    const p = obj(m.python, 'python');
+    str(p.script, 'python.script');
+    if (!/^[0-9a-f]{64}$/.test(str(p.scriptSha256, 'python.scriptSha256'))) {
+      fail('python.scriptSha256', 'must be 64 lowercase hex digits');
+    }
+  }
+  return { ...(m as unknown as ModelMeta), featureSchema };
 }

@@ -22,4 +22,17 @@ export interface Predictor {
   predictBatch(rows: Float32Array): Promise<Float32Array>;
   /** Frees tensors or stops the worker process. Idempotent. */
   dispose(): Promise<void>;
+  /** Counters of the cache of repeated single-row inputs, when the implementation has one. */
+  cacheStats?(): PredictionCacheStats;
+}
+
+/** Cache of `predict(row)` answers keyed by modelVersion and the row's exact bytes. */
+export interface PredictionCacheStats {
+  readonly enabled: boolean;
+  readonly hits: number;
+  readonly misses: number;
+  /** Entries held now. */
+  readonly size: number;
+  /** Most entries held (0 when disabled). */
+  readonly capacity: number;
 }

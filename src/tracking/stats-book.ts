@@ -4,7 +4,7 @@
  * so a query never scans the whole history; only a rolling window reads the
  * last N resolved predictions of its selection.
  */
-import { OutcomeStats } from './outcome-stats.js';
+import { OutcomeStats } from '../models/outcome-stats.js';
 import type { TrackedPrediction, TrackerStats } from './types.js';
 
 class SelectionStats {

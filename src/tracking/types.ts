@@ -9,6 +9,10 @@
  * and counted but excluded from every score (accuracy, Brier, ...): an
  * unchanged price is neither a hit nor a miss for an up/down call.
  */
+import type { ScoreSummary } from '../models/outcome-stats.js';
+
+export type { CalibrationBin, ScoreSummary } from '../models/outcome-stats.js';
+
 export type Outcome = 0 | 1 | 'flat';
 
 /** 'candle': resolved by the tracker from a later candle; 'explicit': given by the caller. */
@@ -72,47 +76,16 @@ export interface TrackedPrediction {
   readonly closePrice: number | null;
 }
 
-/** One of 10 equal-width bins of predicted probability: [binLow, binHigh), the last one closed at 1. */
-export interface CalibrationBin {
-  readonly binLow: number;
-  readonly binHigh: number;
-  readonly count: number;
-  /** Mean predicted probability in the bin; null when empty. */
-  readonly meanPredicted: number | null;
-  /** Share of "up" outcomes in the bin; null when empty. */
-  readonly observedRate: number | null;
-}
-
-/**
- * Scores of resolved predictions. Ratios are null (never NaN) when undefined:
- * all of them with no scored outcome, precision with no "up" call, recall with
- * no "up" outcome, f1 with neither.
- */
-export interface TrackerStats {
+/** Scores of resolved predictions plus the counts of the selection they were taken from. */
+export interface TrackerStats extends ScoreSummary {
   /** Predictions recorded (whole history of the selection, whatever `window`). */
   readonly count: number;
-  /** Outcomes 0/1 the scores below are computed from (at most `window`). */
-  readonly resolved: number;
   /** Outcomes 'flat', excluded from the scores (whole history). */
   readonly flat: number;
   /** Predictions still waiting for their outcome (whole history). */
   readonly pending: number;
   /** The window asked for, or null for all resolved. */
   readonly window: number | null;
-  readonly accuracy: number | null;
-  /** Positive class = up; a prediction calls up when prob > its threshold. */
-  readonly precision: number | null;
-  readonly recall: number | null;
-  readonly f1: number | null;
-  /** Mean of (p - y)^2. */
-  readonly brierScore: number | null;
-  /** Mean of -(y ln p + (1 - y) ln(1 - p)), p clipped to [1e-15, 1 - 1e-15]. */
-  readonly logLoss: number | null;
-  readonly calibration: readonly CalibrationBin[];
-  /** Share of "up" outcomes. */
-  readonly baseRate: number | null;
-  /** Accuracy of always calling the majority outcome: max(baseRate, 1 - baseRate). */
-  readonly noSkillAccuracy: number | null;
 }
 
 export interface StatsFilter {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DataError } from '../../src/core/errors.js';
 import type { Prediction } from '../../src/core/types.js';
-import { calibrationBin } from '../../src/tracking/outcome-stats.js';
+import { calibrationBin } from '../../src/models/outcome-stats.js';
 import { PredictionTracker } from '../../src/tracking/prediction-tracker.js';
 import { at, candle } from './helpers.js';
 

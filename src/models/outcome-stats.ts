@@ -1,15 +1,47 @@
 /**
  * Running scores of resolved up/down predictions. Adding one outcome is O(1)
  * (counters and sums, never a pass over history), so per-key totals stay cheap
- * at any size; a rolling window is scored by feeding a fresh instance.
+ * at any size; a rolling window is scored by feeding a fresh instance. Shared by
+ * the tracker (live scores) and model evaluation (validation scores).
  */
-import type { CalibrationBin, TrackerStats } from './types.js';
 
 export const CALIBRATION_BINS = 10;
 const LOG_LOSS_EPS = 1e-15;
 
-/** The stats fields that depend only on the scored outcomes. */
-export type ScoreSummary = Omit<TrackerStats, 'count' | 'flat' | 'pending' | 'window'>;
+/** One of 10 equal-width bins of predicted probability: [binLow, binHigh), the last one closed at 1. */
+export interface CalibrationBin {
+  readonly binLow: number;
+  readonly binHigh: number;
+  readonly count: number;
+  /** Mean predicted probability in the bin; null when empty. */
+  readonly meanPredicted: number | null;
+  /** Share of "up" outcomes in the bin; null when empty. */
+  readonly observedRate: number | null;
+}
+
+/**
+ * Scores of resolved predictions. Ratios are null (never NaN) when undefined:
+ * all of them with no scored outcome, precision with no "up" call, recall with
+ * no "up" outcome, f1 with neither.
+ */
+export interface ScoreSummary {
+  /** Outcomes 0/1 the scores are computed from. */
+  readonly resolved: number;
+  readonly accuracy: number | null;
+  /** Positive class = up; a prediction calls up when prob > its threshold. */
+  readonly precision: number | null;
+  readonly recall: number | null;
+  readonly f1: number | null;
+  /** Mean of (p - y)^2. */
+  readonly brierScore: number | null;
+  /** Mean of -(y ln p + (1 - y) ln(1 - p)), p clipped to [1e-15, 1 - 1e-15]. */
+  readonly logLoss: number | null;
+  readonly calibration: readonly CalibrationBin[];
+  /** Share of "up" outcomes. */
+  readonly baseRate: number | null;
+  /** Accuracy of always calling the majority outcome: max(baseRate, 1 - baseRate). */
+  readonly noSkillAccuracy: number | null;
+}
 
 export class OutcomeStats {
   /** Outcomes scored (0 or 1). */
