@@ -365,7 +365,7 @@ describe('quantflow download (child process, real ccxt, fake exchange)', () => {
         );
       }, 20);
     });
-    expect(killed.code).toBeNull(); // killed, not finished
+    expect(killed.code, killed.stderr).toBeNull(); // killed, not finished
     const partialRows = (await readFile(out, 'utf8')).split('\n').length;
     expect(partialRows).toBeGreaterThan(250);
     expect(partialRows).toBeLessThan(CLOSED);
