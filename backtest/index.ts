@@ -3,3 +3,4 @@ export * from './report-console.js';
 export * from './report-html.js';
 export * from './report-json.js';
 export * from './run-backtest.js';
+export * from './walk-forward.js';

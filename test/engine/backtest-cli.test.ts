@@ -64,8 +64,8 @@ describe('quantflow backtest (CLI)', () => {
     expect(r.stderr.trim().split('\n')).toEqual([
       "error: field 'fast': SMA fast period (50) must be smaller than the slow period (20)",
     ]);
-    const unknown = cli('--strategy', 'ml', '--out', path.join(out, 'bad'));
+    const unknown = cli('--strategy', 'nope', '--out', path.join(out, 'bad'));
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr.trim()).toBe("error: field 'strategy': unknown strategy 'ml' (available: sma)");
+    expect(unknown.stderr.trim()).toBe("error: field 'strategy': unknown strategy 'nope' (available: sma, ml)");
   });
 });

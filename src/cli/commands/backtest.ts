@@ -3,26 +3,44 @@
  * strategy with the simulated broker, print a summary next to buy-and-hold,
  * and write result.json and report.html.
  *
- * Strategies are looked up by name in BACKTEST_STRATEGIES; adding one (e.g.
- * `--strategy ml`) means adding an entry there and, if it needs them, its own
- * options to `register` below. Engine and cost options are shared by all.
+ * Strategies are looked up by name in BACKTEST_STRATEGIES; adding one means
+ * adding an entry there and, if it needs them, its own options to `register`
+ * below. Engine and cost options are shared by all. A strategy that needs its
+ * own harness (the ML strategy: walk-forward training, or a registered model)
+ * implements `run` instead of `create`.
+ *
+ *   quantflow backtest --strategy ml [--data FILE | --synthetic] [--train-window N] [--test-window M]
+ *     [--horizon H] [--features relative|seed] [--threshold 0.6] [--fraction 0.1] [--allow-short]
+ *     [--stop-loss X] [--take-profit X] [--max-hold N] [--epochs N] [--seed N]
+ *     [--model NAME[@version] --registry DIR] [--tracker FILE] --out DIR
  */
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import {
   checkSeries,
   loadBacktestData,
+  type MlBacktestResult,
+  type MlTradingOptions,
   renderConsoleSummary,
   runBacktest,
+  runModelBacktest,
+  runWalkForward,
+  WALK_FORWARD_DEFAULTS,
   writeBacktestReports,
 } from '../../../backtest/index.js';
-import { SmaCrossover, type SmaCrossoverMode } from '../../../strategies/index.js';
+import { ML_STRATEGY_DEFAULTS, SmaCrossover, type SmaCrossoverMode } from '../../../strategies/index.js';
 import { ConfigError } from '../../core/errors.js';
+import { createJsonLogger } from '../../core/logger.js';
 import type { Strategy } from '../../core/strategy.js';
+import type { Candle } from '../../core/types.js';
 import { describeLoadReport } from '../../data/index.js';
-import type { BacktestConfig } from '../../engine/result.js';
+import type { BacktestConfig, BacktestResult } from '../../engine/result.js';
+import { assertFeatureSetName, type FeatureSetName } from '../../features/feature-schema.js';
+import { loadPredictor, ModelRegistry } from '../../registry/index.js';
+import { PredictionTracker } from '../../tracking/prediction-tracker.js';
 import { action, numberOption } from '../action.js';
-import { createProgress } from '../progress.js';
+import { createProgress, type Progress } from '../progress.js';
 
 /** Every option of the command, as commander parses them. */
 export interface BacktestCommandOptions {
@@ -45,14 +63,45 @@ export interface BacktestCommandOptions {
   out?: string;
   json?: boolean;
   maxEquityPoints: number;
+  // --strategy ml
+  trainWindow?: number;
+  testWindow?: number;
+  horizon?: number;
+  features?: string;
+  threshold?: number;
+  stopLoss?: number;
+  takeProfit?: number;
+  maxHold?: number;
+  epochs?: number;
+  seed?: number;
+  model?: string;
+  registry?: string;
+  tracker?: string;
+}
+
+/** What a strategy with its own harness gets: the loaded data and the engine settings. */
+export interface BacktestRunContext {
+  readonly series: readonly (readonly Candle[])[];
+  readonly symbols: readonly string[];
+  readonly config: Partial<BacktestConfig>;
+  readonly maxEquityPoints: number;
+}
+
+/** A result plus lines to print after the summary. */
+export interface BacktestRunOutput {
+  readonly result: BacktestResult;
+  readonly notes: readonly string[];
 }
 
 /** How the command builds one kind of strategy from its options. */
 export interface BacktestStrategyFactory {
   readonly description: string;
-  create(options: BacktestCommandOptions, symbols: readonly string[]): Strategy | Promise<Strategy>;
+  /** The strategy, run by the ordinary harness (runBacktest with buy-and-hold). */
+  create?(options: BacktestCommandOptions, symbols: readonly string[]): Strategy | Promise<Strategy>;
   /** Settings the strategy implies (e.g. long-short needs shorts allowed). */
   config?(options: BacktestCommandOptions): Partial<BacktestConfig>;
+  /** Instead of `create`: the strategy runs its own harness and returns the whole result. */
+  run?(options: BacktestCommandOptions, context: BacktestRunContext): Promise<BacktestRunOutput>;
 }
 
 const MODES: readonly SmaCrossoverMode[] = ['long-only', 'long-short'];
@@ -73,7 +122,153 @@ export const BACKTEST_STRATEGIES: Record<string, BacktestStrategyFactory> = {
     },
     config: (o) => (o.mode === 'long-short' ? { allowShort: true } : {}),
   },
+  ml: {
+    description:
+      'ML strategy: walk-forward training on past windows (or --model from the registry), precomputed predictions',
+    config: (o) => (o.allowShort === true ? { allowShort: true } : {}),
+    run: runMl,
+  },
 };
+
+const DEFAULT_REGISTRY = '.quantflow/registry';
+type MlFlag = (typeof ML_FLAGS)[number];
+/** Flags of walk-forward training (meaningless with --model). */
+const WALK_FORWARD_FLAGS = ['trainWindow', 'testWindow', 'horizon', 'features', 'epochs', 'seed'] as const;
+/** Flags of --strategy ml only. */
+const ML_FLAGS = [
+  ...WALK_FORWARD_FLAGS,
+  'threshold',
+  'stopLoss',
+  'takeProfit',
+  'maxHold',
+  'model',
+  'registry',
+  'tracker',
+] as const;
+/** `trainWindow` -> `--train-window`. */
+const flagName = (key: MlFlag) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+function integerOption(name: string, min: number): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min) {
+      throw new InvalidArgumentError(`--${name} expects an integer >= ${min}, got '${value}'`);
+    }
+    return n;
+  };
+}
+
+/** `--strategy ml`: walk-forward training and trading, or a registered model over the data. */
+async function runMl(o: BacktestCommandOptions, ctx: BacktestRunContext): Promise<BacktestRunOutput> {
+  for (const flag of ['fast', 'slow'] as const) {
+    if (o[flag] !== (flag === 'fast' ? 10 : 30)) {
+      throw new ConfigError(`--${flag} applies to --strategy sma, not ml`, { field: flag });
+    }
+  }
+  if (o.mode !== 'long-only') {
+    throw new ConfigError('--mode applies to --strategy sma; for ml use --allow-short', { field: 'mode' });
+  }
+  if (o.model === undefined && o.registry !== undefined) {
+    throw new ConfigError('--registry needs --model NAME[@version]', { field: 'registry' });
+  }
+  if (o.model !== undefined) {
+    const given = WALK_FORWARD_FLAGS.filter((k) => o[k] !== undefined);
+    if (given.length > 0) {
+      throw new ConfigError(
+        `${given.map(flagName).join(', ')} ${given.length === 1 ? 'applies' : 'apply'} to walk-forward training, not to a registered --model`,
+        { field: given[0] as string },
+      );
+    }
+  }
+  const strategy: MlTradingOptions = {
+    threshold: o.threshold ?? ML_STRATEGY_DEFAULTS.threshold,
+    fraction: o.fraction ?? ML_STRATEGY_DEFAULTS.fraction,
+    allowShort: o.allowShort === true,
+    ...(o.stopLoss !== undefined ? { stopLoss: o.stopLoss } : {}),
+    ...(o.takeProfit !== undefined ? { takeProfit: o.takeProfit } : {}),
+    ...(o.maxHold !== undefined ? { maxHoldCandles: o.maxHold } : {}),
+  };
+  let tracker: PredictionTracker | undefined;
+  if (o.tracker !== undefined) {
+    const file = path.resolve(o.tracker);
+    if (existsSync(file) && statSync(file).size > 0) {
+      throw new ConfigError('tracker file already holds predictions; give a new file for each backtest', {
+        file,
+        field: 'tracker',
+      });
+    }
+    tracker = PredictionTracker.open(file);
+  }
+  const logger = createJsonLogger('warn');
+  const total = ctx.series.reduce((n, s) => n + s.length, 0);
+  const common = {
+    strategy,
+    config: ctx.config,
+    maxEquityPoints: ctx.maxEquityPoints,
+    logger,
+    ...(tracker !== undefined ? { tracker } : {}),
+  };
+  let run: MlBacktestResult;
+  let progress: Progress | undefined;
+  try {
+    if (o.model !== undefined) {
+      const fromEnv = process.env.QUANTFLOW_REGISTRY;
+      const root = o.registry ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_REGISTRY);
+      const registry = await ModelRegistry.open(root, { create: false });
+      const predictor = await loadPredictor(registry, o.model, { logger });
+      try {
+        run = await runModelBacktest({ ...common, candles: ctx.series, predictor });
+      } finally {
+        await predictor.dispose();
+      }
+    } else {
+      if (ctx.series.length !== 1) {
+        throw new ConfigError(
+          'walk-forward training takes one data file (one symbol); use --model to backtest a registered model on several',
+          { field: 'data' },
+        );
+      }
+      let featureSet: FeatureSetName | undefined;
+      if (o.features !== undefined) {
+        assertFeatureSetName(o.features);
+        featureSet = o.features;
+      }
+      run = await runWalkForward({
+        ...common,
+        candles: ctx.series[0] as readonly Candle[],
+        ...(o.trainWindow !== undefined ? { trainWindow: o.trainWindow } : {}),
+        ...(o.testWindow !== undefined ? { testWindow: o.testWindow } : {}),
+        ...(o.horizon !== undefined ? { horizon: o.horizon } : {}),
+        ...(featureSet !== undefined ? { featureSet } : {}),
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        ...(o.epochs !== undefined ? { network: { epochs: o.epochs } } : {}),
+        onWindow: (done, windows) => {
+          progress ??= createProgress('walk-forward windows', windows);
+          progress.update(done);
+        },
+      });
+    }
+  } finally {
+    progress?.stop();
+    tracker?.close();
+  }
+  const s = run.stats;
+  const notes: string[] = [];
+  if (o.model === undefined) {
+    notes.push(
+      `walk-forward: ${run.windows.length} models trained in ${run.timings.trainSeconds.toFixed(1)} s; ` +
+        `${total.toLocaleString('en-US')} candles, ${run.result.candles.toLocaleString('en-US')} traded in ${run.timings.tradeSeconds.toFixed(1)} s`,
+    );
+  }
+  notes.push(
+    `ML accuracy ${pct(s.accuracy)} on ${s.resolved.toLocaleString('en-US')} outcomes vs no-skill ${pct(s.noSkillAccuracy)} ` +
+      `(majority in hindsight), always up ${pct(s.baseRate)}`,
+  );
+  if (tracker !== undefined) notes.push(`tracker: ${s.count.toLocaleString('en-US')} predictions in ${tracker.file}`);
+  return { result: run.result, notes };
+}
+
+const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(2)}%`);
 
 export function register(program: Command): void {
   program
@@ -83,13 +278,19 @@ export function register(program: Command): void {
     )
     .option('--data <files...>', 'candle files (CSV or ccxt JSON), one per symbol; default: the synthetic market')
     .option('--synthetic', 'use the built-in synthetic market (20,000 1h candles, seed 42)')
-    .option('--strategy <name>', `strategy: ${Object.keys(BACKTEST_STRATEGIES).join(', ')}`, 'sma')
+    .option(
+      '--strategy <name>',
+      `strategy: ${Object.entries(BACKTEST_STRATEGIES)
+        .map(([k, f]) => `${k} (${f.description})`)
+        .join('; ')}`,
+      'sma',
+    )
     .option('--fast <n>', 'SMA fast period', numberOption('fast'), 10)
     .option('--slow <n>', 'SMA slow period', numberOption('slow'), 30)
     .option('--mode <mode>', `SMA mode: ${MODES.join(' or ')} (long-short allows shorts)`, 'long-only')
     .option(
       '--fraction <f>',
-      'position size per symbol as a fraction of equity (default 1 / symbols)',
+      `position size per symbol as a fraction of equity (default: sma 1 / symbols, ml ${ML_STRATEGY_DEFAULTS.fraction})`,
       numberOption('fraction'),
     )
     .option('--cash <amount>', 'starting cash in quote currency', numberOption('cash'), 10_000)
@@ -109,6 +310,43 @@ export function register(program: Command): void {
       numberOption('max-equity-points'),
       100_000,
     )
+    .option(
+      '--train-window <n>',
+      `ml: samples (about one per candle) each walk-forward model trains on (default ${WALK_FORWARD_DEFAULTS.trainWindow})`,
+      integerOption('train-window', 10),
+    )
+    .option(
+      '--test-window <n>',
+      `ml: samples each model then predicts and trades (default ${WALK_FORWARD_DEFAULTS.testWindow})`,
+      integerOption('test-window', 1),
+    )
+    .option(
+      '--horizon <n>',
+      `ml: candles ahead the labels look; also the embargo (default ${WALK_FORWARD_DEFAULTS.horizon})`,
+      integerOption('horizon', 1),
+    )
+    .option('--features <set>', `ml: feature set, relative or seed (default ${WALK_FORWARD_DEFAULTS.featureSet})`)
+    .option(
+      '--threshold <x>',
+      `ml: minimum confidence |p - 0.5| * 2 to trade (default ${ML_STRATEGY_DEFAULTS.threshold})`,
+      numberOption('threshold'),
+    )
+    .option(
+      '--stop-loss <x>',
+      'ml: exit at this loss as a fraction of the entry price (0.02 = 2%)',
+      numberOption('stop-loss'),
+    )
+    .option('--take-profit <x>', 'ml: exit at this gain as a fraction (0.05 = 5%)', numberOption('take-profit'))
+    .option('--max-hold <n>', 'ml: exit after this many candles in a position', integerOption('max-hold', 1))
+    .option(
+      '--epochs <n>',
+      `ml: maximum training epochs per window (default ${WALK_FORWARD_DEFAULTS.network.epochs})`,
+      integerOption('epochs', 1),
+    )
+    .option('--seed <n>', `ml: training seed (default ${WALK_FORWARD_DEFAULTS.seed})`, integerOption('seed', 0))
+    .option('--model <ref>', 'ml: backtest a registered model NAME[@version] instead of walk-forward training')
+    .option('--registry <dir>', `ml: model registry of --model (default $QUANTFLOW_REGISTRY or ${DEFAULT_REGISTRY})`)
+    .option('--tracker <file>', 'ml: also write every prediction and outcome to this (new) JSON-lines tracker file')
     .action(action(runBacktestCommand));
 }
 
@@ -133,8 +371,13 @@ async function runBacktestCommand(opts: BacktestCommandOptions): Promise<void> {
   });
   for (const report of data.reports) for (const line of describeLoadReport(report)) process.stderr.write(`${line}\n`);
   const { symbols, timeframe } = checkSeries(data.series);
+  if (opts.strategy !== 'ml') {
+    const given = ML_FLAGS.find((k) => opts[k] !== undefined);
+    if (given !== undefined) {
+      throw new ConfigError(`${flagName(given)} applies to --strategy ml only`, { field: given });
+    }
+  }
 
-  const strategy = await factory.create(opts, symbols);
   const config: Partial<BacktestConfig> = {
     initialCash: opts.cash,
     feeRate: opts.fee,
@@ -145,19 +388,35 @@ async function runBacktestCommand(opts: BacktestCommandOptions): Promise<void> {
     ...factory.config?.(opts),
   };
 
-  const total = data.series.reduce((n, s) => n + s.length, 0);
-  const progress = total >= 100_000 ? createProgress('backtest', total) : undefined;
-  let result: Awaited<ReturnType<typeof runBacktest>>;
-  try {
-    result = await runBacktest({
-      strategy,
-      candles: data.series,
+  let result: BacktestResult;
+  let notes: readonly string[] = [];
+  if (factory.run !== undefined) {
+    const output = await factory.run(opts, {
+      series: data.series,
+      symbols,
       config,
       maxEquityPoints: opts.maxEquityPoints,
-      ...(progress !== undefined ? { progress: (done: number) => progress.update(done) } : {}),
     });
-  } finally {
-    progress?.stop();
+    result = output.result;
+    notes = output.notes;
+  } else {
+    if (factory.create === undefined) {
+      throw new ConfigError(`strategy '${opts.strategy}' can be neither created nor run`, { field: 'strategy' });
+    }
+    const strategy = await factory.create(opts, symbols);
+    const total = data.series.reduce((n, s) => n + s.length, 0);
+    const progress = total >= 100_000 ? createProgress('backtest', total) : undefined;
+    try {
+      result = await runBacktest({
+        strategy,
+        candles: data.series,
+        config,
+        maxEquityPoints: opts.maxEquityPoints,
+        ...(progress !== undefined ? { progress: (done: number) => progress.update(done) } : {}),
+      });
+    } finally {
+      progress?.stop();
+    }
   }
 
   const outDir = opts.out ?? defaultOutDir(opts.strategy, symbols, timeframe);
@@ -175,6 +434,8 @@ async function runBacktestCommand(opts: BacktestCommandOptions): Promise<void> {
       benchmarks: result.benchmarks,
       trades: result.trades.length,
       rejectedOrders: result.orders.filter((o) => o.status === 'rejected').length,
+      ...(result.sections !== undefined ? { sections: result.sections.map(({ chart: _c, ...rest }) => rest) } : {}),
+      notes,
       files: written,
     };
     process.stdout.write(
@@ -183,6 +444,7 @@ async function runBacktestCommand(opts: BacktestCommandOptions): Promise<void> {
     return;
   }
   process.stdout.write(`${renderConsoleSummary(result)}\n\n`);
+  for (const line of notes) process.stdout.write(`${line}\n`);
   const rejected = result.orders.filter((o) => o.status === 'rejected');
   if (rejected.length > 0) {
     process.stdout.write(`${rejected.length} orders rejected, first: ${rejected[0]?.rejectReason ?? 'no reason'}\n`);

@@ -1,0 +1,276 @@
+/**
+ * The walk-forward ML backtest: windows that never let a training label reach
+ * into a test period, one model per window, one continuous trading run, and a
+ * report with the tracker's ML scores next to the no-skill and trading
+ * baselines. Then the CLI: `--strategy ml` walk-forward and `--model` from a
+ * registry, as a user runs them.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderHtmlReport } from '../../backtest/report-html.js';
+import { type MlBacktestResult, runModelBacktest, runWalkForward } from '../../backtest/walk-forward.js';
+import type { Candle } from '../../src/core/types.js';
+import { generateSyntheticCandles } from '../../src/data/index.js';
+import { buildDataset } from '../../src/features/dataset.js';
+import { trainModel } from '../../src/models/train.js';
+import { ModelRegistry } from '../../src/registry/index.js';
+import { PredictionTracker } from '../../src/tracking/prediction-tracker.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const tmp = mkdtempSync(path.join(tmpdir(), 'qf-walk-forward-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const HORIZON = 3;
+const TINY = { layers: [8], epochs: 3, learningRate: 0.01 };
+
+describe('runWalkForward', () => {
+  let candles: Candle[];
+  let run: MlBacktestResult;
+  beforeAll(async () => {
+    candles = generateSyntheticCandles({ mode: 'planted', count: 3200, seed: 12, strength: 1 });
+    run = await runWalkForward({
+      candles,
+      trainWindow: 800,
+      testWindow: 500,
+      horizon: HORIZON,
+      network: TINY,
+      seed: 3,
+      strategy: { threshold: 0.05, fraction: 0.2, allowShort: true },
+    });
+  });
+
+  it('never lets a training label reach into a test window (embargo of horizon candles)', () => {
+    const { windows } = run;
+    expect(windows.length).toBe(4);
+    const ds = buildDataset(candles, { horizon: HORIZON });
+    for (const w of windows) {
+      // Every training row's label looks at candle t + horizon, which must come before every later test window.
+      for (let r = w.trainRows[0]; r < w.trainRows[1]; r++) {
+        const labelCandle = ds.candleIndex[r]! + HORIZON;
+        for (const later of windows.filter((v) => v.index >= w.index)) {
+          expect(labelCandle).toBeLessThan(later.testCandles[0]);
+        }
+      }
+      expect(w.lastLabelCandle).toBe(ds.candleIndex[w.trainRows[1] - 1]! + HORIZON);
+      expect(w.lastLabelCandle).toBeLessThan(w.testCandles[0]);
+      // The embargo: horizon rows between the training and the test rows.
+      expect(ds.candleIndex.indexOf(w.testCandles[0]) - w.trainRows[1]).toBe(HORIZON);
+      expect(w.fitRows + w.validationRows).toBeLessThan(w.trainRows[1] - w.trainRows[0]);
+    }
+    // Test windows follow each other without gap or overlap, each traded once.
+    for (let k = 1; k < windows.length; k++) {
+      expect(windows[k]!.testCandles[0]).toBe(windows[k - 1]!.testCandles[1]);
+    }
+  });
+
+  it('trains a different model per window and labels its predictions with it', () => {
+    const { windows, predictions } = run;
+    expect(windows.map((w) => w.modelVersion)).toEqual(['wf-1', 'wf-2', 'wf-3', 'wf-4']);
+    expect(new Set(windows.map((w) => w.modelId)).size).toBe(4);
+    expect(windows.every((w, i) => w.modelId.startsWith(`wf-${i + 1}@`))).toBe(true);
+    expect(predictions.batchCalls).toBe(4);
+    for (const w of windows) {
+      for (let i = w.testCandles[0]; i < w.testCandles[1]; i++) {
+        expect(predictions.get(candles[i]!.symbol, candles[i]!.timestamp)?.modelVersion).toBe(w.modelVersion);
+      }
+      expect(w.stats.count).toBe(w.testCandles[1] - w.testCandles[0]);
+    }
+    expect(predictions.size).toBe(windows.at(-1)!.testCandles[1] - windows[0]!.testCandles[0]);
+    // Differently trained models: their validation scores differ.
+    expect(new Set(windows.map((w) => w.validation?.logLoss)).size).toBe(4);
+  });
+
+  it('trades all test windows in one continuous run', () => {
+    const { result, windows, traded } = run;
+    const first = windows[0]!.testCandles[0];
+    const end = windows.at(-1)!.testCandles[1];
+    expect(traded).toEqual([[first, end]]);
+    expect(result.candles).toBe(end - first);
+    expect(result.start).toBe(candles[first]!.timestamp);
+    expect(result.equityCurve).toHaveLength(end - first);
+    expect(result.trades.length).toBeGreaterThan(0);
+    // One account throughout: the equity curve never jumps back to the starting cash at a window boundary.
+    const boundary = result.equityCurve.findIndex(
+      (p) => p.timestamp === candles[windows[1]!.testCandles[0]]!.timestamp,
+    );
+    expect(result.equityCurve[boundary]!.equity).not.toBe(result.config.initialCash);
+    // Every prediction's outcome resolved (the last ones from the candles after the run).
+    expect(run.stats.pending).toBe(0);
+    expect(run.stats.count).toBe(end - first);
+  });
+
+  it('reports ML accuracy next to the no-skill and trading baselines', () => {
+    const { result, stats } = run;
+    const ml = result.sections!.find((s) => s.title.startsWith('ML predictions'))!;
+    const rows = new Map(ml.rows);
+    expect(rows.get('accuracy')).toBe(stats.accuracy);
+    for (const label of [
+      'precision (up)',
+      'recall (up)',
+      'F1 (up)',
+      'Brier score',
+      'log loss',
+      'baseline: majority class of each training window',
+      'baseline: majority class in hindsight',
+      'baseline: always up',
+    ]) {
+      expect(typeof rows.get(label)).toBe('number');
+    }
+    expect(rows.get('baseline: always up')).toBe(stats.baseRate);
+    // The planted momentum is learnable: aligned features, labels and predictions beat every no-skill baseline clearly.
+    expect(stats.accuracy!).toBeGreaterThan(Math.max(stats.noSkillAccuracy!, 0.5) + 0.05);
+    const names = result.benchmarks.map((b) => b.name);
+    expect(names).toEqual(['buy-and-hold', 'sma-crossover(10,30,long-short) at 0.2', 'always-long(0.2)']);
+    const titles = result.sections!.map((s) => s.title);
+    expect(titles).toEqual([
+      'ML predictions (prediction tracker, out of sample)',
+      'Walk-forward windows',
+      'Predicted probability of up (histogram)',
+      'Calibration (deciles of predicted probability)',
+    ]);
+    const windowsSection = result.sections![1]!;
+    expect(windowsSection.rows).toHaveLength(4);
+    expect(String(windowsSection.rows[0]![1])).toMatch(/^accuracy 0\.\d{4} · majority 0\.\d{4} · always up/);
+    const html = renderHtmlReport(result);
+    for (const id of ['equity', 'drawdown', 'section-1', 'section-2', 'section-3'])
+      expect(html).toContain(`id="${id}"`);
+    expect(html).toContain('Calibration (deciles of predicted probability)');
+    expect(html).toContain('always-long(0.2)');
+  });
+
+  it('rejects windows the data cannot hold', async () => {
+    await expect(runWalkForward({ candles: candles.slice(0, 500), trainWindow: 800 })).rejects.toThrow(
+      /too few for a 800-row training window/,
+    );
+  });
+});
+
+describe('ML backtest of a registered model, API and CLI', () => {
+  let registryDir: string;
+  let candles: Candle[];
+  beforeAll(async () => {
+    candles = generateSyntheticCandles({ mode: 'planted', count: 1500, seed: 8 });
+    const trained = await trainModel({ candles, network: TINY, name: 'tiny', seed: 1 });
+    await trained.predictor.dispose();
+    registryDir = path.join(tmp, 'registry');
+    const registry = await ModelRegistry.open(registryDir);
+    await registry.register('tiny', trained.files);
+  });
+
+  function cli(...args: string[]) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'backtest', ...args], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { ...process.env, CI: '1', QUANTFLOW_REGISTRY: '' },
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  it('runModelBacktest trades one model over several symbols and warns about in-sample data', async () => {
+    const registry = await ModelRegistry.open(registryDir, { create: false });
+    const { loadPredictor } = await import('../../src/registry/index.js');
+    const predictor = await loadPredictor(registry, 'tiny@v1');
+    try {
+      const other = generateSyntheticCandles({ mode: 'regime', count: 1500, seed: 2, symbol: 'OTHER/USDT' });
+      const run = await runModelBacktest({ candles: [candles, other], predictor, strategy: { threshold: 0.05 } });
+      expect(run.windows).toHaveLength(1);
+      expect(run.windows[0]!.modelVersion).toBe('tiny@v1');
+      expect(run.result.symbols).toEqual(['SYN/USDT', 'OTHER/USDT']);
+      expect(run.tracker.statsBy('symbol').size).toBe(2);
+      const ml = new Map(run.result.sections![0]!.rows);
+      expect(String(ml.get('WARNING'))).toMatch(/in-sample/);
+      expect(run.result.sections!.map((s) => s.title)).not.toContain('Walk-forward windows');
+    } finally {
+      await predictor.dispose();
+    }
+  });
+
+  it('quantflow backtest --strategy ml --model NAME@version --registry DIR', () => {
+    const out = path.join(tmp, 'model-cli');
+    const r = cli(
+      '--strategy',
+      'ml',
+      '--model',
+      'tiny@v1',
+      '--registry',
+      registryDir,
+      '--threshold',
+      '0.1',
+      '--fraction',
+      '0.3',
+      '--json',
+      '--out',
+      out,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.strategy).toBe('ml(0.1,0.3,long-only)');
+    expect(summary.benchmarks.map((b: { name: string }) => b.name)).toEqual([
+      'buy-and-hold',
+      'sma-crossover(10,30,long-only) at 0.3',
+      'always-long(0.3)',
+    ]);
+    const ml = Object.fromEntries(summary.sections[0].rows);
+    expect(ml.setup).toMatch(/^model tiny@v1 /);
+    expect(ml.accuracy).toBeGreaterThan(0);
+    expect(summary.notes.at(-1)).toMatch(/^ML accuracy \d+\.\d\d% on [\d,]+ outcomes vs no-skill/);
+    expect(existsSync(path.join(out, 'report.html'))).toBe(true);
+  });
+
+  it('quantflow backtest --strategy ml (walk-forward) with a tracker file', () => {
+    const out = path.join(tmp, 'wf-cli');
+    const trackerFile = path.join(tmp, 'wf-cli.jsonl');
+    const r = cli(
+      '--strategy',
+      'ml',
+      '--synthetic',
+      '--train-window',
+      '6000',
+      '--test-window',
+      '4000',
+      '--horizon',
+      '2',
+      '--epochs',
+      '2',
+      '--stop-loss',
+      '0.05',
+      '--max-hold',
+      '48',
+      '--tracker',
+      trackerFile,
+      '--out',
+      out,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Backtest: ml\(0\.6,0\.1,long-only\) on SYN\/USDT \(1h\)/);
+    expect(r.stdout).toMatch(/walk-forward: 3 windows, train 6000 \/ test 4000 rows, horizon 2, embargo 2/);
+    expect(r.stdout).toMatch(/walk-forward: 3 models trained in/);
+    const result = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8'));
+    expect(result.candles).toBe(12_000);
+    const reopened = PredictionTracker.open(trackerFile);
+    expect(reopened.stats().count).toBe(12_000);
+    expect([...reopened.statsBy('modelVersion').keys()]).toEqual(['wf-1', 'wf-2', 'wf-3']);
+    reopened.close();
+    // The journal holds one run: a second run must use a new file.
+    const again = cli('--strategy', 'ml', '--tracker', trackerFile, '--out', out);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/tracker file already holds predictions/);
+  });
+
+  it('refuses ML flags with another strategy and walk-forward flags with --model', () => {
+    const sma = cli('--strategy', 'sma', '--threshold', '0.5', '--out', path.join(tmp, 'x'));
+    expect(sma.code).toBe(1);
+    expect(sma.stderr.trim()).toBe("error: field 'threshold': --threshold applies to --strategy ml only");
+    const model = cli('--strategy', 'ml', '--model', 'tiny', '--registry', registryDir, '--train-window', '100');
+    expect(model.code).toBe(1);
+    expect(model.stderr.trim()).toBe(
+      "error: field 'trainWindow': --train-window applies to walk-forward training, not to a registered --model",
+    );
+  });
+});
