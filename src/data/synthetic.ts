@@ -1,6 +1,6 @@
 /**
  * The synthetic default market: seeded candles, identical for a seed on any
- * machine (see prng.ts), generated straight into an array.
+ * machine (see src/core/random.ts), generated straight into an array.
  *
  * Every mode draws a per-bar log return r, then builds the bar from it:
  * open = previous close, close = open * e^r, high and low = open * e^(max)
@@ -33,9 +33,9 @@
  *   strength 0.1 -> 53.98%, 0.25 -> 59.87%, 0.5 -> 69.15%, 1 -> 84.13%.
  */
 import { ConfigError } from '../core/errors.js';
+import { Mulberry32, normalCdf } from '../core/random.js';
 import { timeframeToMs } from '../core/timeframe.js';
 import type { Candle, Timeframe } from '../core/types.js';
-import { Mulberry32, normalCdf } from './prng.js';
 
 export type SyntheticMode = 'regime' | 'random-walk' | 'planted';
 

@@ -33,7 +33,7 @@
  */
 import { ConfigError, DataError } from '../core/errors.js';
 import type { Candle } from '../core/types.js';
-import { Mulberry32 } from '../data/prng.js';
+import { Mulberry32 } from '../core/random.js';
 import { extractFeaturesBatch } from './batch-extractor.js';
 import { type FeatureSchema, type FeatureSetName, featureNames, schemaWarmup } from './feature-schema.js';
 import { resolveFeatureSchema } from './feature-sets.js';

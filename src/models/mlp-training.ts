@@ -9,8 +9,8 @@
  */
 import type * as Tf from '@tensorflow/tfjs';
 import { ConfigError, DataError } from '../core/errors.js';
+import { createRng, deriveSeed, seededPermutation } from '../core/random.js';
 import { buildMlp, type MlpOptions, type ResolvedMlpOptions, resolveMlpOptions } from './mlp.js';
-import { createRng, deriveSeed, seededPermutation } from './seeded-random.js';
 import type { TfModule, TfRuntime } from './tf-backend.js';
 
 /** Row-major scaled features and 0/1 labels. */

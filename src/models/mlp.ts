@@ -9,7 +9,7 @@
  */
 import type * as Tf from '@tensorflow/tfjs';
 import { ConfigError } from '../core/errors.js';
-import { assertSeed, deriveSeed } from './seeded-random.js';
+import { assertSeed, deriveSeed } from '../core/random.js';
 import type { TfModule } from './tf-backend.js';
 
 export interface EarlyStoppingOptions {

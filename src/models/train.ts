@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ConfigError, DataError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
+import { assertSeed } from '../core/random.js';
 import type { Candle } from '../core/types.js';
 import { buildDataset, type Dataset } from '../features/dataset.js';
 import { splitChronological } from '../features/dataset-splits.js';
@@ -34,7 +35,6 @@ import {
   pythonScriptInfo,
 } from './python-model.js';
 import type { ScaledModel } from './scaled-model.js';
-import { assertSeed } from './seeded-random.js';
 import { loadTf } from './tf-backend.js';
 import { TfjsScaledModel } from './tfjs-model.js';
 import { layersModelToFiles } from './tfjs-model-io.js';

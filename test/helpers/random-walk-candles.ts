@@ -1,17 +1,9 @@
 /** A tiny seeded random walk of candles for tests: same seed, same candles. */
+import { createRng } from '../../src/core/random.js';
 import type { Candle } from '../../src/core/types.js';
 
-/** mulberry32: small, fast, good enough for test data. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Uniform [0, 1) numbers from a seed (the library's generator). */
+export const seededRandom = createRng;
 
 export interface RandomWalkOptions {
   count: number;
