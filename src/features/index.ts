@@ -4,5 +4,6 @@ export * from './dataset.js';
 export * from './dataset-splits.js';
 export * from './feature-schema.js';
 export * from './feature-sets.js';
+export * from './leak-analysis.js';
 export * from './scaler.js';
 export * from './streaming-extractor.js';
