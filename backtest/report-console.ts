@@ -33,9 +33,14 @@ export function renderConsoleSummary(result: BacktestResult): string {
   );
   for (const section of result.sections ?? []) {
     lines.push('', `${section.title}:`);
-    lines.push(
-      ...table(section.rows.map(([label, value]) => [label, typeof value === 'number' ? num(value, 4) : value])),
-    );
+    // Numbers right-aligned in a column; text values (descriptions) simply follow their label.
+    const width = Math.max(...section.rows.map(([label]) => label.length));
+    const numbers = section.rows.map(([, value]) => (typeof value === 'number' ? num(value, 4) : ''));
+    const numberWidth = Math.max(...numbers.map((n) => n.length));
+    section.rows.forEach(([label, value], i) => {
+      const shown = typeof value === 'number' ? (numbers[i] as string).padStart(numberWidth) : value;
+      lines.push(`${label.padEnd(width)}  ${shown}`);
+    });
   }
   return lines.join('\n');
 }
