@@ -11,7 +11,6 @@
 import ccxt, { type Exchange, type Market } from 'ccxt';
 import { ConfigError } from '../core/errors.js';
 import type { MarketRules, Timeframe } from '../core/types.js';
-import { redirectExchangeUrls } from '../data/candle-download.js';
 import type { ExchangeCredentials } from './credentials.js';
 
 /** Environment variable of the testing hook: a base URL (http://127.0.0.1:PORT) every exchange URL is rewritten to. */
@@ -34,6 +33,36 @@ export interface CreateExchangeOptions {
 }
 
 type ExchangeCtor = new (config: Record<string, unknown>) => Exchange;
+
+/**
+ * Testing hook: points every URL in `exchange.urls.api` (walked recursively)
+ * at `baseUrl`, keeping each URL's path. http(s) URLs become `<baseUrl><path>`;
+ * ws(s) URLs become `ws://<host of baseUrl>/<first label of the original host><path>`
+ * (e.g. wss://stream.binance.com:9443/ws -> ws://127.0.0.1:PORT/stream/ws), which keeps
+ * ccxt's URL-based stream detection working. For a local fake exchange only.
+ */
+export function redirectExchangeUrls(exchange: { urls: Record<string, unknown> }, baseUrl: string): void {
+  const base = new URL(baseUrl);
+  const httpBase = `${base.protocol}//${base.host}`;
+  const wsBase = `${base.protocol === 'https:' ? 'wss:' : 'ws:'}//${base.host}`;
+  const rewrite = (value: unknown): unknown => {
+    if (typeof value === 'string') {
+      const m = /^(https?|wss?):\/\/([^/?#]+)(.*)$/.exec(value);
+      if (m === null) return value;
+      const [, scheme, host, rest] = m as unknown as [string, string, string, string];
+      if (scheme.startsWith('ws')) return `${wsBase}/${host.split(/[.:]/)[0]}${rest}`;
+      return `${httpBase}${rest}`;
+    }
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (value !== null && typeof value === 'object') {
+      const obj = value as Record<string, unknown>;
+      for (const key of Object.keys(obj)) obj[key] = rewrite(obj[key]);
+      return obj;
+    }
+    return value;
+  };
+  exchange.urls.api = rewrite(exchange.urls.api);
+}
 
 /** A configured (not yet connected) ccxt exchange. */
 export async function createCcxtExchange(options: CreateExchangeOptions): Promise<Exchange> {
@@ -115,6 +144,12 @@ export function checkTradingMarkets(exchange: Exchange, symbols: readonly string
     }
     quote = m.quote;
   }
+  checkCandleTimeframe(exchange, timeframe);
+  return quote as string;
+}
+
+/** Checks the exchange can fetch candles (fetchOHLCV, native or emulated) of `timeframe`; a ConfigError if not. */
+export function checkCandleTimeframe(exchange: Exchange, timeframe: Timeframe): void {
   if (exchange.has.fetchOHLCV !== true && exchange.has.fetchOHLCV !== 'emulated') {
     throw new ConfigError(`${exchange.id} cannot fetch candles (no fetchOHLCV)`, { field: 'exchange' });
   }
@@ -124,7 +159,6 @@ export function checkTradingMarkets(exchange: Exchange, symbols: readonly string
       field: 'timeframe',
     });
   }
-  return quote as string;
 }
 
 /** Amount / price step as a number, whatever the exchange's precision mode. */

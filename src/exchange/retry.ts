@@ -1,7 +1,8 @@
 /**
  * Which ccxt failures are worth another try, and how long to wait.
  *
- * Transient (retried with exponential backoff and jitter): ccxt's NetworkError
+ * Transient (retried with exponential backoff, jittered unless the policy says
+ * `jitter: false`): ccxt's NetworkError
  * family (RequestTimeout, DDoSProtection = HTTP 429/418, ExchangeNotAvailable =
  * 5xx, RateLimitExceeded, InvalidNonce), BadResponse, any other OperationFailed,
  * and an answer that was not valid JSON (ccxt 4.5 raises no BadResponse for it:
@@ -12,7 +13,10 @@
  * NotSupported, ... — and anything that is not a ccxt error.
  *
  * A Retry-After header (seconds or an HTTP date) on the failed answer sets a
- * floor under the delay.
+ * floor under the delay (capped by the policy's `maxRetryAfterMs`).
+ *
+ * Used by the live/paper adapter (ccxt-broker.ts, market-source.ts) and by the
+ * candle download (candle-download.ts).
  */
 import ccxt, { type Exchange } from 'ccxt';
 import type { Logger } from '../core/logger.js';
@@ -22,8 +26,12 @@ export interface RetryPolicy {
   readonly maxRetries: number;
   /** Delay before the first retry (ms), doubled each time. Default 500. */
   readonly initialDelayMs: number;
-  /** Cap on a computed delay (ms). A longer Retry-After is still honoured, up to 10 minutes. Default 30 s. */
+  /** Cap on a computed delay (ms). A longer Retry-After is still honoured, up to `maxRetryAfterMs`. Default 30 s. */
   readonly maxDelayMs: number;
+  /** Cap on a delay a Retry-After header asks for (ms). Default 10 minutes. */
+  readonly maxRetryAfterMs?: number;
+  /** Spread the delays with "equal jitter" (see `backoffDelay`). Default true; false waits the exact exponential step. */
+  readonly jitter?: boolean;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 5, initialDelayMs: 500, maxDelayMs: 30_000 };
@@ -89,10 +97,11 @@ export function retryAfterMs(exchange: ExchangeLike, now = Date.now()): number |
 /**
  * Delay before retry number `attempt` (0-based): "equal jitter" — half of the
  * exponential step fixed, half random — so retries of many clients spread out
- * but never come back sooner than half the step.
+ * but never come back sooner than half the step. With `jitter: false`, the step itself.
  */
 export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
   const step = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** attempt);
+  if (policy.jitter === false) return step;
   return Math.round(step / 2 + random() * (step / 2));
 }
 
@@ -136,7 +145,7 @@ export function retryDelay(err: unknown, attempt: number, ctx: RetryContext): nu
   const jittered = backoffDelay(attempt, ctx.policy, ctx.random);
   const after = err instanceof ccxt.OperationFailed ? retryAfterMs(ctx.exchange) : undefined;
   if (after === undefined) return jittered;
-  return Math.max(jittered, Math.min(after, RETRY_AFTER_CAP_MS));
+  return Math.max(jittered, Math.min(after, ctx.policy.maxRetryAfterMs ?? RETRY_AFTER_CAP_MS));
 }
 
 /**

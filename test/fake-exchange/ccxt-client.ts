@@ -3,7 +3,7 @@
  * is mocked: only its URLs are rewritten.
  */
 import ccxt from 'ccxt';
-import { redirectExchangeUrls } from '../../src/data/candle-download.js';
+import { redirectExchangeUrls } from '../../src/exchange/ccxt-exchange.js';
 import type { FakeExchange } from './server.js';
 
 export type BinanceClient = InstanceType<typeof ccxt.pro.binance>;

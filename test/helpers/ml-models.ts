@@ -14,6 +14,8 @@ export interface TinyModelOptions {
   readonly seed?: number;
   readonly featureSet?: FeatureSetName;
   readonly name?: string;
+  /** Training epochs (default 4). */
+  readonly epochs?: number;
 }
 
 /** A tiny MLP trained on `candles` (the caller disposes it). */
@@ -29,7 +31,7 @@ export async function trainTinyModel(
     seed: options.seed ?? 7,
     name: options.name ?? 'tiny',
     validationFraction: 0.2,
-    network: { layers: [16, 8], epochs: 4, earlyStopping: false, learningRate: 0.01 },
+    network: { layers: [16, 8], epochs: options.epochs ?? 4, earlyStopping: false, learningRate: 0.01 },
   });
   return result.predictor;
 }

@@ -56,7 +56,7 @@ function positiveInt(name: string): (value: string) => number {
 // ccxt takes seconds to import: it is loaded only when this command runs, not for every `quantflow` call.
 async function createExchange(id: string): Promise<Exchange> {
   const { default: ccxt } = await import('ccxt');
-  const { redirectExchangeUrls } = await import('../../data/candle-download.js');
+  const { redirectExchangeUrls } = await import('../../exchange/ccxt-exchange.js');
   const Ctor = (ccxt as unknown as Record<string, unknown>)[id];
   if (!ccxt.exchanges.includes(id) || typeof Ctor !== 'function') {
     throw new ConfigError(`unknown exchange '${id}' (ccxt ids, e.g. binance, kraken, coinbase)`, { field: 'exchange' });
@@ -70,7 +70,7 @@ async function createExchange(id: string): Promise<Exchange> {
 const iso = (ts: number | undefined) => (ts === undefined ? '-' : new Date(ts).toISOString().replace(':00.000Z', 'Z'));
 
 async function run(opts: DownloadCliOptions): Promise<void> {
-  const { defaultCacheFileName, downloadCandles } = await import('../../data/candle-download.js');
+  const { defaultCacheFileName, downloadCandles } = await import('../../exchange/candle-download.js');
   const exchange = await createExchange(opts.exchange);
   const file =
     opts.out ?? path.join('.quantflow', 'data', defaultCacheFileName(exchange.id, opts.symbol, opts.timeframe));

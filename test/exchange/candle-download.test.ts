@@ -9,8 +9,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExchangeError } from '../../src/core/errors.js';
-import { type DownloadCandlesOptions, downloadCandles } from '../../src/data/candle-download.js';
 import { loadCandles } from '../../src/data/index.js';
+import { type DownloadCandlesOptions, downloadCandles } from '../../src/exchange/candle-download.js';
 import {
   type BinanceClient,
   createCcxtClient,

@@ -6,9 +6,9 @@
  *   no hole is made other than the exchange's own.
  * - Only CLOSED candles are kept, judged by the exchange's clock (its
  *   fetchTime when it has one), so the forming candle is never written.
- * - Rate limits: ccxt's own (`enableRateLimit`), plus retry with exponential
- *   backoff on network errors, timeouts, 429s, 5xx and unparsable answers,
- *   honoring a Retry-After header.
+ * - Rate limits: ccxt's own (`enableRateLimit`), plus retry.ts's retries
+ *   (network errors, timeouts, 429s, 5xx and unparsable answers) with
+ *   exponential backoff, honoring a Retry-After header up to `maxDelayMs`.
  * - Resume: an existing cache is continued from its last timestamp. Pages are
  *   appended as they arrive, so an interrupted run loses at most one page,
  *   and a torn last line (a kill mid-write) is cut off before appending.
@@ -20,16 +20,25 @@ import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { timeframeToMs } from '../core/timeframe.js';
 import type { Candle, Timeframe } from '../core/types.js';
-import { appendCandlesCsv } from './candle-csv-writer.js';
+import { appendCandlesCsv } from '../data/candle-csv-writer.js';
+import { checkCandleTimeframe } from './ccxt-exchange.js';
+import {
+  classifyError,
+  DEFAULT_RETRY,
+  lastAnswerUnparsable,
+  RetryAborted,
+  type RetryContext,
+  type RetryPolicy,
+  UnparsableAnswerError,
+  withRetry,
+} from './retry.js';
 
-export interface RetryOptions {
-  /** Retries per request after the first attempt. Default 5. */
-  readonly maxRetries?: number;
-  /** Delay before the first retry. Default 500 ms; doubles each time. */
-  readonly initialDelayMs?: number;
-  /** Cap on any single delay, Retry-After included. Default 30 s. */
-  readonly maxDelayMs?: number;
-}
+/**
+ * Retries per request after the first attempt (default 5); the delay before the
+ * first retry (default 500 ms, doubling each time, no jitter); the cap on any
+ * single delay, Retry-After included (default 30 s).
+ */
+export type RetryOptions = Partial<Pick<RetryPolicy, 'maxRetries' | 'initialDelayMs' | 'maxDelayMs'>>;
 
 export interface DownloadProgress {
   /** Candles appended so far in this run. */
@@ -98,36 +107,6 @@ export function defaultCacheFileName(exchangeId: string, symbol: string, timefra
   return `${exchangeId}_${sym}_${timeframe}.csv`;
 }
 
-/**
- * Testing hook: points every URL in `exchange.urls.api` (walked recursively)
- * at `baseUrl`, keeping each URL's path. http(s) URLs become `<baseUrl><path>`;
- * ws(s) URLs become `ws://<host of baseUrl>/<first label of the original host><path>`
- * (e.g. wss://stream.binance.com:9443/ws -> ws://127.0.0.1:PORT/stream/ws), which keeps
- * ccxt's URL-based stream detection working. For a local fake exchange only.
- */
-export function redirectExchangeUrls(exchange: { urls: Record<string, unknown> }, baseUrl: string): void {
-  const base = new URL(baseUrl);
-  const httpBase = `${base.protocol}//${base.host}`;
-  const wsBase = `${base.protocol === 'https:' ? 'wss:' : 'ws:'}//${base.host}`;
-  const rewrite = (value: unknown): unknown => {
-    if (typeof value === 'string') {
-      const m = /^(https?|wss?):\/\/([^/?#]+)(.*)$/.exec(value);
-      if (m === null) return value;
-      const [, scheme, host, rest] = m as unknown as [string, string, string, string];
-      if (scheme.startsWith('ws')) return `${wsBase}/${host.split(/[.:]/)[0]}${rest}`;
-      return `${httpBase}${rest}`;
-    }
-    if (Array.isArray(value)) return value.map(rewrite);
-    if (value !== null && typeof value === 'object') {
-      const obj = value as Record<string, unknown>;
-      for (const key of Object.keys(obj)) obj[key] = rewrite(obj[key]);
-      return obj;
-    }
-    return value;
-  };
-  exchange.urls.api = rewrite(exchange.urls.api);
-}
-
 /** Close time (exclusive) of a candle: calendar months and years for 'M' / 'y', else open + timeframe. */
 function closeTimeOf(openTime: number, timeframe: Timeframe, tfMs: number): number {
   const m = /^(\d+)([My])$/.exec(timeframe);
@@ -146,51 +125,6 @@ function closeTimeOf(openTime: number, timeframe: Timeframe, tfMs: number): numb
 }
 
 const iso = (ts: number): string => new Date(ts).toISOString();
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** Errors worth another try: network failures, timeouts, rate limits, 5xx, unparsable answers. */
-function isTransient(err: unknown): boolean {
-  return err instanceof ccxt.OperationFailed;
-}
-
-/**
- * ccxt 4.5 raises no BadResponse for a 200 answer that is not valid JSON: binance's
- * fetchOHLCV then resolves [] and other methods throw a TypeError. The raw body of the
- * last answer tells.
- */
-function lastAnswerUnparsable(exchange: Exchange): boolean {
-  if (exchange.enableLastHttpResponse !== true) return false;
-  const body: unknown = exchange.last_http_response;
-  if (typeof body !== 'string') return false;
-  try {
-    JSON.parse(body);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
-function retryAfterMs(exchange: Exchange): number | undefined {
-  const headers = exchange.last_response_headers as Record<string, unknown> | undefined;
-  const raw = headers?.['Retry-After'] ?? headers?.['retry-after'];
-  const seconds = Number(raw);
-  return raw !== undefined && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
-}
 
 /**
  * The cache's last complete row's open time, after cutting off a torn last line
@@ -263,60 +197,36 @@ function toCandle(row: OhlcvRow, symbol: string, timeframe: Timeframe, exchangeI
   return { timestamp, open, high, low, close, volume, symbol, timeframe };
 }
 
-/** Thrown inside a download when the signal aborts it; ends the download as incomplete. */
-class Aborted extends Error {}
-
-interface RetryPolicy {
-  readonly maxRetries: number;
-  readonly initialDelayMs: number;
-  readonly maxDelayMs: number;
-  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  readonly signal: AbortSignal | undefined;
-  readonly log: Logger;
-}
-
-/** Runs exchange calls with retry and exponential backoff; counts the retries. */
+/** Runs exchange calls through retry.ts's `withRetry`, counts the retries, and names the call in the error it gives up with. */
 class Retrier {
   retries = 0;
 
   constructor(
-    private readonly exchange: Exchange,
+    private readonly ctx: RetryContext,
     private readonly symbol: string,
-    private readonly policy: RetryPolicy,
   ) {}
 
   async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const { exchange, policy } = this;
-    for (let attempt = 0; ; attempt++) {
-      if (policy.signal?.aborted) throw new Aborted();
-      try {
-        return await fn();
-      } catch (err) {
-        const transient = isTransient(err) || lastAnswerUnparsable(exchange);
-        if (!transient || attempt >= policy.maxRetries) throw this.final(what, err, transient, attempt);
-        const backoff = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** attempt);
-        const delay = Math.min(policy.maxDelayMs, Math.max(backoff, retryAfterMs(exchange) ?? 0));
-        this.retries++;
-        policy.log.warn('transient exchange error, retrying', {
-          exchange: exchange.id,
-          what,
-          error: err instanceof Error ? err.name : String(err),
-          detail: err instanceof Error ? err.message.slice(0, 200) : undefined,
-          attempt: attempt + 1,
-          delayMs: delay,
-        });
-        await policy.sleep(delay, policy.signal);
-      }
+    let attempts = 0;
+    const onRetry = () => {
+      attempts++;
+      this.retries++;
+    };
+    try {
+      return await withRetry(what, fn, { ...this.ctx, onRetry });
+    } catch (err) {
+      throw this.final(what, err, attempts);
     }
   }
 
   /** The error to give up with: exchange failures become one QuantflowExchangeError naming the call. */
-  private final(what: string, err: unknown, transient: boolean, attempt: number): unknown {
-    if (!(err instanceof ccxt.BaseError) && !transient) return err;
+  private final(what: string, err: unknown, attempts: number): unknown {
+    const { exchange } = this.ctx;
+    if (!(err instanceof ccxt.BaseError) && classifyError(err, exchange) !== 'transient') return err;
     const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    const after = attempt > 0 ? ` (after ${attempt} ${attempt === 1 ? 'retry' : 'retries'})` : '';
+    const after = attempts > 0 ? ` (after ${attempts} ${attempts === 1 ? 'retry' : 'retries'})` : '';
     return new QuantflowExchangeError(
-      `${this.exchange.id} ${what} failed${after}: ${detail}`,
+      `${exchange.id} ${what} failed${after}: ${detail}`,
       { symbol: this.symbol },
       {
         cause: err,
@@ -331,15 +241,7 @@ async function checkMarket(exchange: Exchange, symbol: string, timeframe: Timefr
   if (exchange.markets?.[symbol] === undefined) {
     throw new ConfigError(`${exchange.id} has no market '${symbol}'`, { field: 'symbol' });
   }
-  if (exchange.has.fetchOHLCV !== true && exchange.has.fetchOHLCV !== 'emulated') {
-    throw new ConfigError(`${exchange.id} cannot fetch candles (no fetchOHLCV)`, { field: 'exchange' });
-  }
-  const timeframes = Object.keys(exchange.timeframes ?? {});
-  if (timeframes.length > 0 && !timeframes.includes(timeframe)) {
-    throw new ConfigError(`${exchange.id} has no '${timeframe}' candles (it has ${timeframes.join(', ')})`, {
-      field: 'timeframe',
-    });
-  }
+  checkCandleTimeframe(exchange, timeframe);
 }
 
 /** The exchange's clock (its fetchTime), else the local one. */
@@ -361,7 +263,7 @@ async function fetchPage(
   params: Record<string, unknown>,
 ): Promise<Candle[]> {
   const rows = (await exchange.fetchOHLCV(symbol, timeframe, from, pageSize, { ...params })) as unknown;
-  if (lastAnswerUnparsable(exchange)) throw new ccxt.BadResponse(`${exchange.id} fetchOHLCV answer is not valid JSON`);
+  if (lastAnswerUnparsable(exchange)) throw new UnparsableAnswerError(`${exchange.id} fetchOHLCV`);
   if (!Array.isArray(rows)) throw new ccxt.BadResponse(`${exchange.id} fetchOHLCV returned ${typeof rows}, not a list`);
   const candles: Candle[] = [];
   for (const row of rows as OhlcvRow[]) {
@@ -397,14 +299,19 @@ export async function downloadCandles(options: DownloadCandlesOptions): Promise<
       field: 'until',
     });
   }
-  const retrier = new Retrier(exchange, symbol, {
-    maxRetries: options.retry?.maxRetries ?? 5,
-    initialDelayMs: options.retry?.initialDelayMs ?? 500,
-    maxDelayMs: options.retry?.maxDelayMs ?? 30_000,
-    sleep: options.sleep ?? abortableSleep,
-    signal,
-    log,
-  });
+  const retry = { ...DEFAULT_RETRY, ...options.retry };
+  // the download keeps the spacing its options promise: exact doubling, Retry-After capped at maxDelayMs
+  const policy: RetryPolicy = { ...retry, maxRetryAfterMs: retry.maxDelayMs, jitter: false };
+  const retrier = new Retrier(
+    {
+      exchange,
+      policy,
+      log,
+      ...(signal !== undefined ? { signal } : {}),
+      ...(options.sleep !== undefined ? { sleep: options.sleep } : {}),
+    },
+    symbol,
+  );
   const notes: string[] = [];
   let resumedAfter: number | undefined;
   let serverNow = options.now;
@@ -489,7 +396,7 @@ export async function downloadCandles(options: DownloadCandlesOptions): Promise<
       cursor = next;
     }
   } catch (err) {
-    if (!(err instanceof Aborted)) throw err;
+    if (!(err instanceof RetryAborted)) throw err;
   }
   return result();
 }
