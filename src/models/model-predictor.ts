@@ -103,6 +103,15 @@ export class ModelPredictor implements Predictor {
     if (out.length !== rows.length / width) {
       throw new ModelError(`the model answered ${out.length} probabilities for ${rows.length / width} rows`);
     }
+    for (let i = 0; i < out.length; i++) {
+      const p = out[i]!;
+      if (!(p >= 0 && p <= 1)) {
+        throw new ModelError(`the model answered ${p} for row ${i}, not a probability in [0, 1]`, {
+          field: 'prediction',
+          index: i,
+        });
+      }
+    }
     return out;
   }
 

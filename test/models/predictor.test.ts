@@ -12,7 +12,9 @@ import type { Candle } from '../../src/core/types.js';
 import { buildDataset, type Dataset } from '../../src/features/dataset.js';
 import { loadModel, loadModelDirectory } from '../../src/models/load-model.js';
 import { writeModelDirectory } from '../../src/models/model-files.js';
+import { ModelPredictor } from '../../src/models/model-predictor.js';
 import type { Predictor } from '../../src/models/predictor.js';
+import type { ScaledModel } from '../../src/models/scaled-model.js';
 import { type TrainModelResult, trainModel } from '../../src/models/train.js';
 import { syntheticCandles } from './helpers.js';
 
@@ -119,5 +121,18 @@ describe('Predictor', () => {
     } finally {
       await python.predictor.dispose();
     }
+  });
+
+  it('refuses a batch answer that is not a probability, naming the row', async () => {
+    const p = tfjs.predictor as ModelPredictor;
+    const broken: ScaledModel = {
+      inputWidth: p.inputWidth,
+      predictScaled: async (rows) =>
+        Float32Array.from({ length: rows.length / p.inputWidth }, (_, i) => (i === 2 ? Number.NaN : 0.5)),
+      dispose: async () => {},
+    };
+    const wrapped = new ModelPredictor(broken, p.scaler, p.meta);
+    const rows = ds.features.slice(0, 4 * ds.cols);
+    await expect(wrapped.predictBatch(rows)).rejects.toThrow(/index 2.*answered NaN for row 2, not a probability/);
   });
 });

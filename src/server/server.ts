@@ -1,0 +1,456 @@
+/**
+ * The QuantFlow ML HTTP API on fastify: model registry management, predictions
+ * from feature rows or raw candles, tracker statistics, health and Prometheus
+ * metrics, behind API keys with scopes. `createServer(options)` opens the
+ * registry, loads the keys and the default model, and returns the server
+ * ready to `listen()`; `close()` stops taking requests, lets the ones in
+ * flight finish, then disposes every model (stopping Python workers) and
+ * closes the tracker.
+ *
+ * An edge layer: it only wires the registry, models, features and tracker
+ * below it to HTTP; every rule about model files lives in those layers.
+ */
+
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { ConfigError, describeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { BUNDLED_PYTHON_DIR } from '../models/python-model.js';
+import { ModelRegistry, type RegistryOptions } from '../registry/model-registry.js';
+import { type ModelRef, parseModelRef } from '../registry/registry-layout.js';
+import { PredictionTracker, type PredictionTrackerOptions } from '../tracking/prediction-tracker.js';
+import { ApiError, toApiError } from './api-errors.js';
+import {
+  API_KEYS_ENV,
+  type ApiKeySpec,
+  ApiKeyStore,
+  hasScope,
+  parseApiKeysEnv,
+  presentedKey,
+  readApiKeysFile,
+} from './api-keys.js';
+import { BufferedLogStream } from './buffered-log-stream.js';
+import { ModelPool } from './model-pool.js';
+import { registerModelRoutes } from './model-routes.js';
+import { registerOpsRoutes } from './ops-routes.js';
+import { registerPredictRoute } from './predict-route.js';
+import type { ServerContext, ServerLimits } from './server-context.js';
+import { ServerMetrics } from './server-metrics.js';
+
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_MAX_BATCH = 10_000;
+export const DEFAULT_CACHE_SIZE = 10_000;
+export const DEFAULT_PREDICTION_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_HANDLER_TIMEOUT_MS = 120_000;
+
+export type ServerLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface ServerOptions {
+  /** Registry directory (created when absent) or an open registry. */
+  readonly registry: string | ModelRegistry;
+  /** When `registry` is a directory: how to open it (encryption key etc.). */
+  readonly registryOptions?: RegistryOptions;
+  /** Directory models may be registered from (relative `source.path`s resolve here). */
+  readonly modelsDir?: string;
+  /** Directories a Python model's script may run from; default: the bundled scripts only. Replaces the default when given. */
+  readonly pythonDirs?: readonly string[];
+  /** Python executable (default python3). */
+  readonly python?: string;
+  /** API keys given directly (in addition to `keysFile` and QUANTFLOW_API_KEYS). */
+  readonly apiKeys?: readonly ApiKeySpec[];
+  /** JSON keys file (see api-keys.ts). */
+  readonly keysFile?: string;
+  /** Where QUANTFLOW_API_KEYS is read (default process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Serve without authentication. Refused unless explicitly set when no key is configured. */
+  readonly insecureNoAuth?: boolean;
+  /** Model for predict requests without `model` ('name', 'name@vN'); default: the registry's only model, if it has exactly one. */
+  readonly defaultModel?: string;
+  /** A tracker, or the JSON-lines file of a file-backed one (default: in memory). */
+  readonly tracker?: PredictionTracker | string;
+  readonly trackerOptions?: PredictionTrackerOptions;
+  /** Bytes of a request body (default 1 MiB); larger -> 413. */
+  readonly bodyLimit?: number;
+  /** Rows or candles per predict request (default 10,000); more -> 413. */
+  readonly maxBatch?: number;
+  /** Entries of each model's LRU cache of single-row predictions (default 10,000; 0 = off). */
+  readonly cacheSize?: number;
+  /** Per prediction (default 10 s); exceeded -> 504. */
+  readonly predictionTimeoutMs?: number;
+  /** Time to receive a whole request (default 30 s). */
+  readonly requestTimeoutMs?: number;
+  /** Socket inactivity timeout (default: as requestTimeoutMs). */
+  readonly connectionTimeoutMs?: number;
+  /** Time a model-management request may take (default 120 s); exceeded -> 503. Predictions have predictionTimeoutMs. */
+  readonly handlerTimeoutMs?: number;
+  /** Non-active model versions kept loaded (default 8). */
+  readonly maxLoadedVersions?: number;
+  /** JSON logs (pino): level (default info) and destination (default: stdout, written in batches every 50 ms); false = none. */
+  readonly logger?: false | { readonly level?: ServerLogLevel; readonly stream?: { write(line: string): void } };
+}
+
+export interface ListenOptions {
+  readonly port?: number;
+  readonly host?: string;
+}
+
+export interface QuantflowServer {
+  readonly app: FastifyInstance;
+  readonly registry: ModelRegistry;
+  readonly pool: ModelPool;
+  readonly tracker: PredictionTracker;
+  readonly metrics: ServerMetrics;
+  readonly limits: ServerLimits;
+  /** Base URL once listening, e.g. 'http://127.0.0.1:8080'. */
+  readonly url: string | undefined;
+  listen(options?: ListenOptions): Promise<string>;
+  /** Finishes in-flight requests, then disposes models and closes the tracker. Idempotent. */
+  close(): Promise<void>;
+}
+
+function positiveInteger(value: number | undefined, fallback: number, field: string, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min)
+    throw new ConfigError(`${field} must be an integer >= ${min}, got ${v}`, { field });
+  return v;
+}
+
+async function existingDirectory(dir: string, field: string): Promise<string> {
+  try {
+    return await realpath(path.resolve(dir));
+  } catch (err) {
+    throw new ConfigError(`directory does not exist (${(err as Error).message})`, { file: dir, field }, { cause: err });
+  }
+}
+
+const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'request.headers.authorization',
+  'request.headers["x-api-key"]',
+];
+
+export async function createServer(options: ServerOptions): Promise<QuantflowServer> {
+  const limits: ServerLimits = {
+    bodyLimit: positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, 'bodyLimit', 64),
+    maxBatch: positiveInteger(options.maxBatch, DEFAULT_MAX_BATCH, 'maxBatch'),
+    predictionTimeoutMs: positiveInteger(
+      options.predictionTimeoutMs,
+      DEFAULT_PREDICTION_TIMEOUT_MS,
+      'predictionTimeoutMs',
+    ),
+    // Per route, not server-wide: fastify's handler timeout costs an AbortSignal per request.
+    handlerTimeoutMs: positiveInteger(options.handlerTimeoutMs, DEFAULT_HANDLER_TIMEOUT_MS, 'handlerTimeoutMs'),
+  };
+  const cacheSize = positiveInteger(options.cacheSize, DEFAULT_CACHE_SIZE, 'cacheSize', 0);
+  const requestTimeout = positiveInteger(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs');
+
+  // --- API keys: refuse to run open unless asked to, loudly ---
+  const specs: ApiKeySpec[] = [...(options.apiKeys ?? [])];
+  if (options.keysFile !== undefined) specs.push(...(await readApiKeysFile(options.keysFile)));
+  const envKeys = (options.env ?? process.env)[API_KEYS_ENV];
+  if (envKeys !== undefined && envKeys.trim() !== '') specs.push(...parseApiKeysEnv(envKeys));
+  const keys = new ApiKeyStore(specs);
+  const insecure = options.insecureNoAuth === true;
+  if (keys.size === 0 && !insecure) {
+    throw new ConfigError(
+      `no API keys configured: set ${API_KEYS_ENV} (e.g. 'KEY1:admin,KEY2:predict+read'), pass a keys file, or run with --insecure-no-auth`,
+      { field: 'apiKeys' },
+    );
+  }
+  if (keys.size > 0 && insecure) {
+    throw new ConfigError('API keys are configured and --insecure-no-auth was given: choose one', {
+      field: 'insecureNoAuth',
+    });
+  }
+
+  // --- directories and the registry ---
+  const registry =
+    typeof options.registry === 'string'
+      ? await ModelRegistry.open(options.registry, { create: true, ...options.registryOptions })
+      : options.registry;
+  const modelsDir =
+    options.modelsDir === undefined ? undefined : await existingDirectory(options.modelsDir, 'modelsDir');
+  const pythonDirs = await Promise.all(
+    (options.pythonDirs ?? [BUNDLED_PYTHON_DIR]).map((d) => existingDirectory(d, 'pythonDirs')),
+  );
+
+  // --- logging ---
+  const logStream =
+    options.logger === false || options.logger?.stream !== undefined
+      ? undefined
+      : new BufferedLogStream(process.stdout);
+  const app = Fastify({
+    logger:
+      options.logger === false
+        ? false
+        : {
+            level: options.logger?.level ?? 'info',
+            redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+            stream: options.logger?.stream ?? logStream,
+          },
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: limits.bodyLimit,
+    requestTimeout,
+    connectionTimeout: positiveInteger(options.connectionTimeoutMs, requestTimeout, 'connectionTimeoutMs'),
+    keepAliveTimeout: 72_000,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // No type coercion: "1.5", null and "NaN" are not numbers. Unknown fields are refused, not dropped.
+    ajv: {
+      customOptions: {
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: false,
+        allErrors: false,
+        allowUnionTypes: true,
+      },
+    },
+  });
+  const log = app.log;
+  const coreLogger: Logger = {
+    debug: (m, f) => log.debug(f ?? {}, m),
+    info: (m, f) => log.info(f ?? {}, m),
+    warn: (m, f) => log.warn(f ?? {}, m),
+    error: (m, f) => log.error(f ?? {}, m),
+  };
+
+  // --- tracker and models ---
+  let tracker: PredictionTracker;
+  try {
+    tracker =
+      options.tracker instanceof PredictionTracker
+        ? options.tracker
+        : typeof options.tracker === 'string'
+          ? PredictionTracker.open(options.tracker, { logger: coreLogger, ...options.trackerOptions })
+          : new PredictionTracker({ logger: coreLogger, ...options.trackerOptions });
+  } catch (err) {
+    logStream?.close();
+    throw err;
+  }
+  // The gauges read the pool when scraped (it exists by then).
+  const metrics = new ServerMetrics(
+    () => pool.loaded(),
+    (name) => pool.activeModel(name),
+  );
+  const pool = new ModelPool({
+    registry,
+    load: {
+      cache: cacheSize,
+      logger: coreLogger,
+      python: {
+        scriptDirs: pythonDirs,
+        // The worker's own timeout (which restarts it) fires after the request has had its 504.
+        requestTimeoutMs: limits.predictionTimeoutMs + 1000,
+        ...(options.python !== undefined ? { python: options.python } : {}),
+      },
+    },
+    maxPinned: positiveInteger(options.maxLoadedVersions, 8, 'maxLoadedVersions', 0),
+    onLoad: (m, ms) => {
+      metrics.modelLoaded(m.ref, ms);
+      log.info({ model: m.ref, kind: m.predictor.meta.kind, ms: Math.round(ms) }, 'model loaded');
+    },
+    onDisposeError: (m, err) => log.error({ model: m.ref, err: describeError(err) }, 'model dispose failed'),
+  });
+
+  const closeEarly = async () => {
+    await pool.close();
+    if (!(options.tracker instanceof PredictionTracker)) tracker.close();
+    logStream?.close();
+  };
+
+  // --- the default model: loaded before the server accepts requests ---
+  let defaultModel: ServerContext['defaultModel'] = null;
+  try {
+    let ref = options.defaultModel;
+    if (ref === undefined) {
+      const names = await registry.names();
+      if (names.length === 1) ref = names[0];
+    }
+    if (ref !== undefined) {
+      let parsed: ModelRef;
+      try {
+        parsed = parseModelRef(ref);
+      } catch (err) {
+        throw new ConfigError(`invalid default model '${ref}': ${describeError(err)}`, { field: 'defaultModel' });
+      }
+      try {
+        await pool.resolve(parsed, 'defaultModel');
+        defaultModel = { ref, parsed };
+      } catch (err) {
+        const reason = err instanceof ApiError ? err.message : describeError(err);
+        if (options.defaultModel !== undefined) {
+          throw new ConfigError(`default model '${ref}' cannot be served: ${reason}`, { field: 'defaultModel' });
+        }
+        log.warn({ model: ref, reason }, "the registry's only model cannot be loaded; no default model");
+      }
+    }
+  } catch (err) {
+    await closeEarly();
+    throw err;
+  }
+
+  const ctx: ServerContext = {
+    registry,
+    pool,
+    tracker,
+    metrics,
+    limits,
+    defaultModel,
+    sourceRoots: { modelsDir, registryRoot: registry.root },
+    pythonDirs,
+    startedAt: new Date(),
+    auth: insecure ? 'disabled' : 'api-keys',
+    log,
+  };
+
+  // --- hooks: authentication, one log line and metrics per request ---
+  // JSON only: any other content type (fastify also parses text/plain by default) is a 415.
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('keyLabel', '');
+  app.addHook('onRequest', async (request) => {
+    const scope = request.routeOptions.config?.scope;
+    if (scope === undefined) return;
+    if (insecure) {
+      request.keyLabel = 'anonymous';
+      return;
+    }
+    const presented = presentedKey(request.headers);
+    if (presented === undefined) {
+      throw new ApiError(
+        401,
+        'UNAUTHORIZED',
+        'an API key is required: send Authorization: Bearer KEY or X-API-Key: KEY',
+        'authorization',
+      );
+    }
+    const entry = keys.find(presented);
+    if (entry === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'unknown API key', 'authorization');
+    request.keyLabel = entry.label;
+    if (!hasScope(entry, scope)) {
+      throw new ApiError(403, 'FORBIDDEN', `API key '${entry.label}' lacks the '${scope}' scope`, 'authorization');
+    }
+  });
+
+  const infoEnabled = options.logger !== false && ['trace', 'debug', 'info'].includes(options.logger?.level ?? 'info');
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const status = reply.statusCode;
+    const ms = reply.elapsedTime;
+    metrics.observeRequest(request.method, route, status, ms / 1000);
+    if (infoEnabled) {
+      log.info(
+        {
+          reqId: request.id,
+          method: request.method,
+          route,
+          ...(route === 'unmatched' ? { url: request.url.slice(0, 200) } : {}),
+          status,
+          ms: Math.round(ms * 100) / 100,
+          key: request.keyLabel === '' ? null : request.keyLabel,
+        },
+        'request',
+      );
+    }
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const apiError = toApiError(err, limits);
+    if (apiError.status >= 500) {
+      log.error(
+        { reqId: request.id, route: request.routeOptions.url, err: describeError(err), stack: (err as Error)?.stack },
+        'request failed',
+      );
+    }
+    if (apiError.status === 401) reply.header('www-authenticate', 'Bearer');
+    return reply.code(apiError.status).send(apiError.body());
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(
+        new ApiError(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`).body(),
+      ),
+  );
+
+  registerOpsRoutes(app, ctx);
+  registerPredictRoute(app, ctx);
+  registerModelRoutes(app, ctx);
+  try {
+    await app.ready();
+  } catch (err) {
+    await closeEarly();
+    throw err;
+  }
+
+  // --- start-up summary (never the keys, only their labels) ---
+  if (insecure) {
+    log.warn(
+      { auth: 'disabled' },
+      '!!! AUTHENTICATION IS DISABLED (--insecure-no-auth): anyone who can reach this server can register, promote and delete models and read statistics. Use only on a trusted machine. !!!',
+    );
+  } else {
+    log.info({ keys: keys.describe() }, 'API keys loaded');
+    if (keys.weak.length > 0) {
+      log.warn({ keys: keys.weak }, `API keys shorter than 16 characters are easy to guess; use long random keys`);
+    }
+  }
+  log.info(
+    {
+      registry: registry.root,
+      modelsDir: modelsDir ?? null,
+      pythonDirs,
+      defaultModel: defaultModel?.ref ?? null,
+      tracker: tracker.file,
+      ...limits,
+      cacheSize,
+    },
+    'quantflow server ready',
+  );
+
+  let url: string | undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    registry,
+    pool,
+    tracker,
+    metrics,
+    limits,
+    get url() {
+      return url;
+    },
+    async listen(opts: ListenOptions = {}): Promise<string> {
+      const host = opts.host ?? DEFAULT_HOST;
+      await app.listen({ port: opts.port ?? DEFAULT_PORT, host });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : (opts.port ?? DEFAULT_PORT);
+      const shownHost = host.includes(':') ? `[${host}]` : host;
+      url = `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${port}`;
+      log.info({ url, host, port }, 'listening');
+      return url;
+    },
+    close(): Promise<void> {
+      if (closing === undefined) {
+        closing = (async () => {
+          log.info('shutting down: finishing requests in flight');
+          await app.close(); // stops accepting; waits for requests in flight
+          await pool.close(); // disposes models (stops Python workers)
+          if (!(options.tracker instanceof PredictionTracker)) tracker.close();
+          log.info('shut down');
+          logStream?.close();
+        })();
+      }
+      return closing;
+    },
+  };
+}
