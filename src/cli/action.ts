@@ -26,3 +26,15 @@ export function numberOption(name: string): (value: string) => number {
     return n;
   };
 }
+
+/** Parse an integer option in [min, max], naming the option when it is not one. */
+export function integerOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+      throw new InvalidArgumentError(`--${name} expects an integer ${range}, got '${value}'`);
+    }
+    return n;
+  };
+}

@@ -32,8 +32,8 @@
  * prefixes, never O(samples * n) - seconds on 45k candles.
  */
 import { ConfigError, DataError } from '../core/errors.js';
-import type { Candle } from '../core/types.js';
 import { Mulberry32 } from '../core/random.js';
+import type { Candle } from '../core/types.js';
 import { extractFeaturesBatch } from './batch-extractor.js';
 import { type FeatureSchema, type FeatureSetName, featureNames, schemaWarmup } from './feature-schema.js';
 import { resolveFeatureSchema } from './feature-sets.js';

@@ -16,7 +16,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import {
   checkSeries,
   loadBacktestData,
@@ -39,7 +39,7 @@ import type { BacktestConfig, BacktestResult } from '../../engine/result.js';
 import { assertFeatureSetName, type FeatureSetName } from '../../features/feature-schema.js';
 import { loadPredictor, ModelRegistry } from '../../registry/index.js';
 import { PredictionTracker } from '../../tracking/prediction-tracker.js';
-import { action, numberOption } from '../action.js';
+import { action, integerOption, numberOption } from '../action.js';
 import { createProgress, type Progress } from '../progress.js';
 
 /** Every option of the command, as commander parses them. */
@@ -147,16 +147,6 @@ const ML_FLAGS = [
 ] as const;
 /** `trainWindow` -> `--train-window`. */
 const flagName = (key: MlFlag) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-
-function integerOption(name: string, min: number): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < min) {
-      throw new InvalidArgumentError(`--${name} expects an integer >= ${min}, got '${value}'`);
-    }
-    return n;
-  };
-}
 
 /** `--strategy ml`: walk-forward training and trading, or a registered model over the data. */
 async function runMl(o: BacktestCommandOptions, ctx: BacktestRunContext): Promise<BacktestRunOutput> {

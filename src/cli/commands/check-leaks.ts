@@ -30,7 +30,7 @@ import {
 } from '../../models/prediction-leak-analysis.js';
 import type { Predictor } from '../../models/predictor.js';
 import { loadPredictor, ModelRegistry } from '../../registry/index.js';
-import { action, numberOption } from '../action.js';
+import { action, integerOption, numberOption } from '../action.js';
 import { createProgress, type Progress } from '../progress.js';
 
 const DEFAULT_REGISTRY = '.quantflow/registry';
@@ -53,16 +53,6 @@ interface CheckLeaksOptions {
   modelDir?: string;
   predictionTolerance: number;
   json?: boolean;
-}
-
-function integerOption(name: string, min: number): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < min) {
-      throw new InvalidArgumentError(`--${name} expects an integer >= ${min}, got '${value}'`);
-    }
-    return n;
-  };
 }
 
 function nonNegative(name: string): (value: string) => number {

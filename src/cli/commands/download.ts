@@ -14,7 +14,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import { createJsonLogger } from '../../core/logger.js';
 import { parseIsoUtc } from '../../data/iso-timestamp.js';
-import { action } from '../action.js';
+import { action, integerOption } from '../action.js';
 import { createProgress } from '../progress.js';
 
 export const URL_OVERRIDE_ENV = 'QUANTFLOW_EXCHANGE_URL_OVERRIDE';
@@ -41,15 +41,6 @@ function dateOption(name: string): (value: string) => number {
       );
     }
     return ms;
-  };
-}
-
-function positiveInt(name: string): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1)
-      throw new InvalidArgumentError(`--${name} expects a positive integer, got '${value}'`);
-    return n;
   };
 }
 
@@ -134,9 +125,15 @@ export function register(program: Command): void {
       dateOption('until'),
     )
     .option('--out <file>', 'cache file (default .quantflow/data/<exchange>_<BASE-QUOTE>_<tf>.csv)')
-    .option('--limit <n>', 'candles per request (default 1000; the exchange may return fewer)', positiveInt('limit'))
+    .option(
+      '--limit <n>',
+      'candles per request (default 1000; the exchange may return fewer)',
+      integerOption('limit', 1),
+    )
     .addOption(
-      new Option('--max-pages <n>', 'stop after n requests (testing)').argParser(positiveInt('max-pages')).hideHelp(),
+      new Option('--max-pages <n>', 'stop after n requests (testing)')
+        .argParser(integerOption('max-pages', 1))
+        .hideHelp(),
     )
     .addHelpText(
       'after',

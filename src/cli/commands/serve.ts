@@ -21,7 +21,7 @@ import {
   DEFAULT_MAX_BATCH,
   DEFAULT_PREDICTION_TIMEOUT_MS,
 } from '../../server/server.js';
-import { action } from '../action.js';
+import { action, integerOption } from '../action.js';
 
 const DEFAULT_REGISTRY = '.quantflow/registry';
 const SHUTDOWN_DEADLINE_MS = 15_000;
@@ -44,21 +44,11 @@ interface ServeOptions {
   insecureNoAuth?: boolean;
 }
 
-function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`--${name} expects an integer from ${min} to ${max}, got '${value}'`);
-    }
-    return n;
-  };
-}
-
 export function register(program: Command): void {
   program
     .command('serve')
     .description('run the HTTP API: model registry management, predictions, tracker statistics, health and metrics')
-    .option('--port <n>', 'TCP port (0 = any free port)', integer('port', 0, 65535), DEFAULT_PORT)
+    .option('--port <n>', 'TCP port (0 = any free port)', integerOption('port', 0, 65535), DEFAULT_PORT)
     .option('--host <addr>', 'address to listen on', DEFAULT_HOST)
     .option('--registry <dir>', `model registry (default $QUANTFLOW_REGISTRY or ${DEFAULT_REGISTRY})`)
     .option('--models-dir <dir>', 'directory models may be registered from over the API (relative paths resolve here)')
@@ -69,18 +59,23 @@ export function register(program: Command): void {
     .option('--keys <file>', 'JSON file of API keys: {"keys": [{"id", "sha256" | "key", "scopes"}]}')
     .option('--default-model <ref>', "model for predictions that name none (default: the registry's only model)")
     .option('--tracker <file>', 'record predictions made from candles in this JSON-lines file (default: in memory)')
-    .option('--body-limit <bytes>', 'largest request body', integer('body-limit', 64), DEFAULT_BODY_LIMIT)
-    .option('--max-batch <n>', 'most rows or candles per predict request', integer('max-batch', 1), DEFAULT_MAX_BATCH)
+    .option('--body-limit <bytes>', 'largest request body', integerOption('body-limit', 64), DEFAULT_BODY_LIMIT)
+    .option(
+      '--max-batch <n>',
+      'most rows or candles per predict request',
+      integerOption('max-batch', 1),
+      DEFAULT_MAX_BATCH,
+    )
     .option(
       '--cache <n>',
       'LRU cache entries of single-row predictions per model (0 = off)',
-      integer('cache', 0),
+      integerOption('cache', 0),
       DEFAULT_CACHE_SIZE,
     )
     .option(
       '--prediction-timeout <ms>',
       'longest a prediction may take before the request fails with 504',
-      integer('prediction-timeout', 1),
+      integerOption('prediction-timeout', 1),
       DEFAULT_PREDICTION_TIMEOUT_MS,
     )
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`, 'info')

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import type { Strategy } from '../../core/strategy.js';
-import { action, numberOption } from '../action.js';
+import { action, integerOption, numberOption } from '../action.js';
 
 export const LIVE_CONFIRM_FLAG = '--i-understand-this-trades-real-money';
 const DEFAULT_REGISTRY = '.quantflow/registry';
@@ -76,16 +76,6 @@ function fractionOption(name: string): (value: string) => number {
       throw new InvalidArgumentError(
         `--${name} expects a fraction such as 0.05 or a percentage such as 5%, got '${value}'`,
       );
-    }
-    return n;
-  };
-}
-
-function integerOption(name: string, min: number): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < min) {
-      throw new InvalidArgumentError(`--${name} expects an integer >= ${min}, got '${value}'`);
     }
     return n;
   };

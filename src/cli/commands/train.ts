@@ -21,7 +21,7 @@ import { DEFAULT_MLP_OPTIONS } from '../../models/mlp.js';
 import { writeModelDirectory } from '../../models/model-files.js';
 import type { ModelKind, ValidationMetrics } from '../../models/model-meta.js';
 import { type TrainModelResult, trainModel } from '../../models/train.js';
-import { action, numberOption } from '../action.js';
+import { action, integerOption, numberOption } from '../action.js';
 import { createProgress } from '../progress.js';
 
 interface TrainCliOptions {
@@ -47,16 +47,6 @@ interface TrainCliOptions {
   name?: string;
   out: string;
   verbose?: boolean;
-}
-
-function integerOption(name: string, min: number): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < min) {
-      throw new InvalidArgumentError(`--${name} expects an integer >= ${min}, got '${value}'`);
-    }
-    return n;
-  };
 }
 
 function layersOption(value: string): number[] {
