@@ -21,6 +21,10 @@ const commands: Array<{ register(program: Command): void }> = [
   downloadCommand,
   modelsCommand,
   trainCommand,
+  await import('./commands/trade.js'),
+  await import('./commands/serve.js'),
+  await import('./commands/check-leaks.js'),
+  await import('./commands/sweep.js'),
 ];
 for (const c of commands) c.register(program);
 

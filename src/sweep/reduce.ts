@@ -1,0 +1,305 @@
+/**
+ * The reduce step: one (data file, parameter set) walk-forward run assembled
+ * from its windows' job results. The windows' precomputed predictions are
+ * traded in ONE continuous engine run over the concatenated test windows (the
+ * portfolio carries over), with the prediction tracker scoring every
+ * prediction — what `runWalkForward` does after its training loop, so
+ * splitting the training into jobs changes nothing in the results. Then the
+ * run's out-of-sample figures per window (return, Sharpe, drawdown of the
+ * equity curve inside each test window; accuracy against the no-skill
+ * baselines), so the spread across windows is visible next to the total.
+ *
+ * Deterministic: the same job results give the same RunResult, whatever
+ * order they arrived in.
+ */
+import { checkSeries, runBacktest } from '../../backtest/run-backtest.js';
+import { MlStrategy } from '../../strategies/ml-strategy.js';
+import { DataError } from '../core/errors.js';
+import { timeframeToMs } from '../core/timeframe.js';
+import type { Candle, Prediction, Timeframe } from '../core/types.js';
+import { computeMetrics } from '../engine/metrics.js';
+import type { BacktestConfig, BenchmarkResult, PerformanceMetrics } from '../engine/result.js';
+import { type CandlePredictor, toPrediction } from '../models/realtime-predictor.js';
+import { PredictionTracker } from '../tracking/prediction-tracker.js';
+import type { TrackerStats } from '../tracking/types.js';
+import type { SweepParams } from './grid.js';
+import type { SweepRunPlan } from './jobs.js';
+import type { JobResult } from './run-job.js';
+
+/** min / quartiles / max / mean / sample stdev of a metric over windows (nulls left out). */
+export interface Dispersion {
+  readonly n: number;
+  readonly min: number | null;
+  readonly q1: number | null;
+  readonly median: number | null;
+  readonly q3: number | null;
+  readonly max: number | null;
+  readonly mean: number | null;
+  readonly std: number | null;
+  /** Share of values > 0. */
+  readonly positive: number | null;
+}
+
+export interface WindowStats {
+  readonly window: number;
+  readonly jobId: string;
+  readonly seed: number;
+  readonly modelId: string;
+  readonly testFrom: number;
+  readonly testTo: number;
+  readonly candles: number;
+  /** Tracker scores of this window's predictions. */
+  readonly resolved: number;
+  readonly accuracy: number | null;
+  /** Always calling the training window's majority class. */
+  readonly majorityBaseline: number | null;
+  /** Always calling the majority class of this window's outcomes (hindsight). */
+  readonly noSkillAccuracy: number | null;
+  readonly alwaysUp: number | null;
+  /** accuracy minus the best no-skill baseline. */
+  readonly accuracyEdge: number | null;
+  readonly validationAccuracy: number | null;
+  readonly epochsRun: number | null;
+  /** Equity inside the window (fees and slippage included). */
+  readonly totalReturn: number;
+  readonly sharpe: number;
+  readonly maxDrawdown: number;
+  /** Trades entered in the window. */
+  readonly trades: number;
+  /** Price change over the window (first open to last close). */
+  readonly buyAndHold: number;
+}
+
+export interface RunMl {
+  readonly predictions: number;
+  readonly resolved: number;
+  readonly accuracy: number | null;
+  readonly precision: number | null;
+  readonly recall: number | null;
+  readonly f1: number | null;
+  readonly brier: number | null;
+  readonly logLoss: number | null;
+  /** Majority class of each training window, weighted by resolved outcomes. */
+  readonly majorityBaseline: number | null;
+  readonly noSkillAccuracy: number | null;
+  readonly alwaysUp: number | null;
+  readonly accuracyEdge: number | null;
+}
+
+export interface RunResult {
+  readonly runId: string;
+  readonly paramsId: string;
+  readonly symbol: string;
+  readonly timeframe: string;
+  readonly file: string;
+  readonly sha256: string;
+  readonly params: SweepParams;
+  /** First and last traded candle (open times) and how many. */
+  readonly period: { readonly from: number; readonly to: number; readonly candles: number };
+  readonly metrics: PerformanceMetrics;
+  readonly buyAndHold: BenchmarkResult | null;
+  readonly ml: RunMl;
+  readonly windows: readonly WindowStats[];
+  readonly dispersion: {
+    readonly totalReturn: Dispersion;
+    readonly sharpe: Dispersion;
+    readonly accuracyEdge: Dispersion;
+  };
+}
+
+/** Quantile by linear interpolation of sorted values. */
+function quantile(sorted: readonly number[], q: number): number {
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+export function dispersion(values: readonly (number | null)[]): Dispersion {
+  const xs = values.filter((v): v is number => v !== null && Number.isFinite(v));
+  const n = xs.length;
+  if (n === 0)
+    return { n, min: null, q1: null, median: null, q3: null, max: null, mean: null, std: null, positive: null };
+  const sorted = [...xs].sort((a, b) => a - b);
+  let sum = 0;
+  for (const x of xs) sum += x;
+  const mean = sum / n;
+  let sq = 0;
+  for (const x of xs) sq += (x - mean) * (x - mean);
+  return {
+    n,
+    min: sorted[0]!,
+    q1: quantile(sorted, 0.25),
+    median: quantile(sorted, 0.5),
+    q3: quantile(sorted, 0.75),
+    max: sorted[n - 1]!,
+    mean,
+    std: n > 1 ? Math.sqrt(sq / (n - 1)) : 0,
+    positive: xs.filter((x) => x > 0).length / n,
+  };
+}
+
+/** The windows' predictions as the strategy reads them (one symbol). */
+class WindowPredictions implements CandlePredictor {
+  private readonly byTime = new Map<number, Prediction>();
+  constructor(readonly horizon: number) {}
+
+  add(candles: readonly Candle[], result: JobResult): void {
+    const [from, to] = result.plan.testCandles;
+    if (result.probabilities.length !== to - from) {
+      throw new DataError(`job ${result.jobId}: ${result.probabilities.length} predictions for ${to - from} candles`);
+    }
+    const version = `wf-${result.window}`;
+    for (let i = from; i < to; i++) {
+      const c = candles[i]!;
+      this.byTime.set(c.timestamp, toPrediction(c.symbol, result.probabilities[i - from]!, version, c.timestamp));
+    }
+  }
+
+  onCandle(candle: Candle): Prediction | undefined {
+    return this.byTime.get(candle.timestamp);
+  }
+}
+
+const best = (...xs: (number | null)[]) => {
+  const ok = xs.filter((x): x is number => x !== null);
+  return ok.length > 0 ? Math.max(...ok) : null;
+};
+const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
+
+function majorityOf(stats: TrackerStats, trainUpRate: number): number | null {
+  const b = stats.baseRate;
+  return b === null ? null : trainUpRate >= 0.5 ? b : 1 - b;
+}
+
+/** Assembles one walk-forward run from its windows' results and trades it. */
+export async function assembleRun(
+  plan: SweepRunPlan,
+  results: ReadonlyMap<string, JobResult>,
+  candles: readonly Candle[],
+): Promise<RunResult> {
+  const windows: JobResult[] = plan.jobIds.map((id) => {
+    const r = results.get(id);
+    if (r === undefined) throw new DataError(`no result for job ${id} of run ${plan.id}`);
+    return r;
+  });
+  const p = plan.params;
+  const source = new WindowPredictions(p.horizon);
+  for (const w of windows) source.add(candles, w);
+  const tracker = new PredictionTracker();
+  const strategy = new MlStrategy({
+    predictor: source,
+    tracker,
+    threshold: p.threshold,
+    fraction: p.fraction,
+    allowShort: p.allowShort,
+    ...(p.stopLoss !== null ? { stopLoss: p.stopLoss } : {}),
+    ...(p.takeProfit !== null ? { takeProfit: p.takeProfit } : {}),
+    ...(p.maxHold !== null ? { maxHoldCandles: p.maxHold } : {}),
+  });
+  const config: Partial<BacktestConfig> = {
+    feeRate: p.fee,
+    slippageBps: p.slippageBps,
+    ...(strategy.allowShort ? { allowShort: true } : {}),
+  };
+  const tradeStart = windows[0]!.plan.testCandles[0];
+  const tradeEnd = windows[windows.length - 1]!.plan.testCandles[1];
+  const trading = candles.slice(tradeStart, tradeEnd);
+  checkSeries([trading]);
+  const result = await runBacktest({ strategy, candles: [trading], config, benchmarks: true });
+  // The last predictions resolve from the candles after the traded range (trading is over: no look-ahead).
+  for (let j = tradeEnd; j < Math.min(candles.length, tradeEnd + p.horizon); j++) tracker.onCandle(candles[j]!);
+
+  const timeframeMs = timeframeToMs(result.timeframe as Timeframe);
+  const curve = result.equityCurve;
+  let point = 0;
+  let equityBefore = result.config.initialCash;
+  const stats: WindowStats[] = windows.map((w) => {
+    const ws = tracker.stats({ modelVersion: `wf-${w.window}` });
+    const majority = majorityOf(ws, w.plan.trainUpRate);
+    const { testFrom, testTo } = w.plan;
+    while (point < curve.length && curve[point]!.timestamp < testFrom) equityBefore = curve[point++]!.equity;
+    const times: number[] = [];
+    const equity: number[] = [];
+    while (point < curve.length && curve[point]!.timestamp <= testTo) {
+      times.push(curve[point]!.timestamp);
+      equity.push(curve[point]!.equity);
+      point++;
+    }
+    const trades = result.trades.filter((t) => t.entryTime >= testFrom && t.entryTime <= testTo);
+    const m = computeMetrics({
+      timestamps: times,
+      equity,
+      initialCash: equityBefore,
+      trades,
+      totalFees: 0,
+      timeframeMs,
+    });
+    if (equity.length > 0) equityBefore = equity[equity.length - 1]!;
+    const [from, to] = w.plan.testCandles;
+    return {
+      window: w.window,
+      jobId: w.jobId,
+      seed: w.seed,
+      modelId: w.model.id,
+      testFrom,
+      testTo,
+      candles: to - from,
+      resolved: ws.resolved,
+      accuracy: ws.accuracy,
+      majorityBaseline: majority,
+      noSkillAccuracy: ws.noSkillAccuracy,
+      alwaysUp: ws.baseRate,
+      accuracyEdge: minus(ws.accuracy, best(majority, ws.baseRate, ws.noSkillAccuracy)),
+      validationAccuracy: w.model.validation?.accuracy ?? null,
+      epochsRun: w.model.epochsRun,
+      totalReturn: m.totalReturn,
+      sharpe: m.sharpe,
+      maxDrawdown: m.maxDrawdown,
+      trades: trades.length,
+      buyAndHold: candles[to - 1]!.close / candles[from]!.open - 1,
+    };
+  });
+
+  const all = tracker.stats();
+  let n = 0;
+  let hits = 0;
+  for (const w of stats) {
+    if (w.majorityBaseline === null) continue;
+    n += w.resolved;
+    hits += w.majorityBaseline * w.resolved;
+  }
+  const majority = n > 0 ? hits / n : null;
+  return {
+    runId: plan.id,
+    paramsId: plan.paramsId,
+    symbol: plan.data.symbol,
+    timeframe: plan.data.timeframe,
+    file: plan.data.file,
+    sha256: plan.data.sha256,
+    params: p,
+    period: { from: trading[0]!.timestamp, to: trading[trading.length - 1]!.timestamp, candles: trading.length },
+    metrics: result.metrics,
+    buyAndHold: result.benchmarks.find((b) => b.name === 'buy-and-hold') ?? null,
+    ml: {
+      predictions: all.count,
+      resolved: all.resolved,
+      accuracy: all.accuracy,
+      precision: all.precision,
+      recall: all.recall,
+      f1: all.f1,
+      brier: all.brierScore,
+      logLoss: all.logLoss,
+      majorityBaseline: majority,
+      noSkillAccuracy: all.noSkillAccuracy,
+      alwaysUp: all.baseRate,
+      accuracyEdge: minus(all.accuracy, best(majority, all.baseRate, all.noSkillAccuracy)),
+    },
+    windows: stats,
+    dispersion: {
+      totalReturn: dispersion(stats.map((w) => w.totalReturn)),
+      sharpe: dispersion(stats.map((w) => w.sharpe)),
+      accuracyEdge: dispersion(stats.map((w) => w.accuracyEdge)),
+    },
+  };
+}
