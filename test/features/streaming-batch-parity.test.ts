@@ -4,10 +4,11 @@ import type { Candle } from '../../src/core/types.js';
 import type { FeatureSetName } from '../../src/features/feature-schema.js';
 import { extractFeaturesBatch, FeatureStream, schemaWarmup } from '../../src/features/index.js';
 import { randomWalkCandles } from '../helpers/random-walk-candles.js';
-import { readSharedCandles, sharedCsvExists } from './shared-csv.js';
+import { hasSharedData, loadSharedCandles } from '../helpers/shared-data.js';
 
 const BTC_1H = 'binance_BTC-USDT_1h.csv';
-const hasBtc = sharedCsvExists(BTC_1H);
+const hasBtc = hasSharedData(BTC_1H);
+const full = hasBtc ? (await loadSharedCandles(BTC_1H)).candles : [];
 const SETS: FeatureSetName[] = ['seed', 'relative'];
 
 /** Largest absolute difference between the two extractors (prices included, so this is strict). */
@@ -49,7 +50,6 @@ describe('streaming and batch extraction agree to 1e-9', () => {
   }
 
   describe.skipIf(!hasBtc)('real BTC/USDT 1h series', () => {
-    const full = hasBtc ? readSharedCandles(BTC_1H, 'BTC/USDT', '1h', Number.POSITIVE_INFINITY) : [];
     const candles = full.slice(0, 5000);
     for (const set of SETS) {
       it(`first 5000 rows, ${set}`, () => {
