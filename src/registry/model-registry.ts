@@ -351,7 +351,8 @@ export class ModelRegistry {
     });
   }
 
-  private async readIndex(name: string): Promise<ModelIndex | null> {
+  /** A model's index (versions, active version, history), checksum-verified; null when there is no such model. */
+  async readIndex(name: string): Promise<ModelIndex | null> {
     const file = this.layout.indexFile(name);
     let data: Uint8Array;
     try {

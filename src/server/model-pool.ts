@@ -1,25 +1,7 @@
-/**
- * The predictors a server holds, by registry version ('name@v3').
- *
- * - `name` (or `name@active`) is answered by the model the server made active
- *   for that name. It is loaded lazily from the registry's active version on
- *   first use, and changed only by `activate`, which is handed a model that is
- *   already fully loaded: a version that fails to load never replaces the one
- *   serving.
- * - `name@vN` and `name@latest` are loaded on demand and kept (at most
- *   `maxPinned` of them, least recently used evicted).
- * - A model taken out of service (replaced, evicted, deleted, shutdown) is
- *   disposed once the requests using it have finished (a lease count), so a
- *   swap never fails a prediction in flight. Disposing stops Python workers.
- *
- * Changes to one name (lazy activation, promote, register, delete) are
- * serialised by a per-name lock; predictions never wait for it once loaded.
- */
-import { readFile } from 'node:fs/promises';
 import { describeError, QuantflowError } from '../core/errors.js';
 import type { Predictor } from '../models/predictor.js';
 import { type LoadPredictorOptions, loadPredictor } from '../registry/load-predictor.js';
-import { decodeIndex, latestVersion, type ModelIndex } from '../registry/model-index.js';
+import { latestVersion } from '../registry/model-index.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import { type ModelRef, parseModelRef } from '../registry/registry-layout.js';
 import { ApiError } from './api-errors.js';
@@ -94,19 +76,6 @@ export interface ModelPoolOptions {
   readonly maxPinned?: number;
   readonly onLoad?: (model: ServedModel, ms: number) => void;
   readonly onDisposeError?: (model: ServedModel, err: unknown) => void;
-}
-
-/** Reads a model's index; null when the registry has no such model. */
-export async function readModelIndex(registry: ModelRegistry, name: string): Promise<ModelIndex | null> {
-  const file = registry.layout.indexFile(name);
-  let data: Uint8Array;
-  try {
-    data = await readFile(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  return decodeIndex(data, file, name);
 }
 
 export function modelNotFound(name: string, field: string | null = 'model'): ApiError {
@@ -220,7 +189,7 @@ export class ModelPool {
       return this.withLock(name, async () => {
         const again = this.active.get(name);
         if (again !== undefined) return again;
-        const index = await readModelIndex(this.registry, name);
+        const index = await this.registry.readIndex(name);
         if (index === null) throw modelNotFound(name, field);
         if (index.active === null) {
           throw new ApiError(409, 'NO_ACTIVE_VERSION', `model '${name}' has no active version; promote one`, field);
@@ -230,7 +199,7 @@ export class ModelPool {
         return model;
       });
     }
-    const index = await readModelIndex(this.registry, name);
+    const index = await this.registry.readIndex(name);
     if (index === null) throw modelNotFound(name, field);
     const version = selector.kind === 'latest' ? latestVersion(index) : selector.version;
     if (version === null) throw versionNotFound(name, 'latest', field);

@@ -26,7 +26,7 @@ import { summarizeMeta } from '../registry/model-metadata.js';
 import { isModelName, parseVersion } from '../registry/registry-layout.js';
 import { prepareVersion, readSourceDirectory } from '../registry/version-store.js';
 import { ApiError } from './api-errors.js';
-import { modelNotFound, readModelIndex, type ServedModel, versionNotFound } from './model-pool.js';
+import { modelNotFound, type ServedModel, versionNotFound } from './model-pool.js';
 import { deleteModelSchema, deleteVersionSchema, modelParamsSchema, promoteSchema, registerSchema } from './schemas.js';
 import type { ServerContext } from './server-context.js';
 import { assertUnchanged, resolveSourceDirectory } from './source-paths.js';
@@ -129,7 +129,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: ServerContext): v
     async (request) => {
       const { name } = request.params;
       assertName(name, 'name');
-      if ((await readModelIndex(registry, name)) === null) throw modelNotFound(name, 'name');
+      if ((await registry.readIndex(name)) === null) throw modelNotFound(name, 'name');
       const details = await registry.get(name);
       return { ...details, served: pool.activeModel(name)?.ref ?? null };
     },
@@ -148,7 +148,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: ServerContext): v
           throw new ApiError(400, 'INVALID_SOURCE', "a registry source takes 'ref' (and no 'path')", 'source.ref');
         }
         const parsed = pool.parseRef(source.ref, 'source.ref');
-        const index = await readModelIndex(registry, parsed.name);
+        const index = await registry.readIndex(parsed.name);
         if (index === null) throw modelNotFound(parsed.name, 'source.ref');
         const sel = parsed.selector;
         const version =
@@ -213,7 +213,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: ServerContext): v
       if (meta.kind === 'python') await checkPythonScript(meta, ctx.pythonDirs);
 
       const result = await pool.withLock(name, async () => {
-        const before = await readModelIndex(registry, name);
+        const before = await registry.readIndex(name);
         const registered = await registry.register(name, files, { activate: false });
         let model: ServedModel;
         try {
@@ -261,7 +261,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: ServerContext): v
       assertName(name, 'name');
       const label = versionLabel(request.body.version, 'version');
       const change = await pool.withLock(name, async () => {
-        const index = await readModelIndex(registry, name);
+        const index = await registry.readIndex(name);
         if (index === null) throw modelNotFound(name, 'name');
         if (index.versions[label] === undefined) throw versionNotFound(name, label, 'version');
         const model = await pool.load(name, label, 'version');
@@ -286,7 +286,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: ServerContext): v
       const { name } = request.params;
       assertName(name, 'name');
       const change = await pool.withLock(name, async () => {
-        const index = await readModelIndex(registry, name);
+        const index = await registry.readIndex(name);
         if (index === null) throw modelNotFound(name, 'name');
         const target = index.history.at(-1);
         if (target === undefined) {
@@ -323,7 +323,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: ServerContext): v
       assertName(name, 'name');
       const force = isForced(request.query.force);
       const deleted = await pool.withLock(name, async () => {
-        const index = await readModelIndex(registry, name);
+        const index = await registry.readIndex(name);
         if (index === null) throw modelNotFound(name, 'name');
         if (ctx.defaultModel?.parsed.name === name) {
           throw new ApiError(
@@ -359,7 +359,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: ServerContext): v
       const label = versionLabel(v, 'v');
       const force = isForced(request.query.force);
       const result = await pool.withLock(name, async () => {
-        const index = await readModelIndex(registry, name);
+        const index = await registry.readIndex(name);
         if (index === null) throw modelNotFound(name, 'name');
         if (index.versions[label] === undefined) throw versionNotFound(name, label, 'v');
         const def = ctx.defaultModel?.parsed;
