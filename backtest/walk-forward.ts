@@ -10,7 +10,11 @@
  * test window in one batch. All test windows are then traded in ONE
  * continuous engine run (the portfolio carries over) by the ML strategy fed
  * those precomputed predictions; each window's predictions carry their own
- * model version (`wf-1`, `wf-2`, ...).
+ * model version (`wf-1`, `wf-2`, ...). Its pieces are shared with the sweep
+ * (src/sweep), which runs the windows as separate jobs: `walkForwardLayout`
+ * (dataset and windows), `trainWalkForwardWindow` (one window's model and test
+ * predictions) and `tradePredictions` (the one engine run and the per-window
+ * scores).
  *
  * `runModelBacktest`: one given model (e.g. from the registry) over the data.
  *
@@ -34,13 +38,13 @@ import {
   type ReportSection,
 } from '../src/engine/result.js';
 import { runSimulation } from '../src/engine/simulation.js';
-import { buildDataset, sliceDataset } from '../src/features/dataset.js';
-import { splitChronological, walkForwardSplits } from '../src/features/dataset-splits.js';
+import { buildDataset, type Dataset, sliceDataset } from '../src/features/dataset.js';
+import { splitChronological, type WalkForwardWindow, walkForwardSplits } from '../src/features/dataset-splits.js';
 import type { FeatureSetName } from '../src/features/feature-schema.js';
 import type { ValidationMetrics } from '../src/models/model-meta.js';
-import { PrecomputedPredictor, seriesInputs } from '../src/models/precomputed-predictor.js';
+import { PrecomputedPredictor, type SeriesInputs, seriesInputs } from '../src/models/precomputed-predictor.js';
 import type { Predictor } from '../src/models/predictor.js';
-import { fitOnDataset, hashCandles, type NetworkOptions } from '../src/models/train.js';
+import { type FitResult, fitOnDataset, hashCandles, type NetworkOptions } from '../src/models/train.js';
 import { PredictionTracker } from '../src/tracking/prediction-tracker.js';
 import type { TrackedPrediction, TrackerStats } from '../src/tracking/types.js';
 import { AlwaysLong } from '../strategies/always-long.js';
@@ -101,14 +105,8 @@ export interface WalkForwardOptions extends MlBacktestCommon {
   readonly onWindow?: (done: number, total: number) => void;
 }
 
-/** One walk-forward window: what it trained on and what it traded. Candle ranges index the input series. */
-export interface MlWindowReport {
-  /** 1-based. */
-  readonly index: number;
-  /** Model version its predictions carry ('wf-3'; the model's own version for a single model). */
-  readonly modelVersion: string;
-  /** The trained model's exact version ('wf-3@<manifest hash>'). */
-  readonly modelId: string;
+/** Where one walk-forward window trained and what it predicts and trades. Candle ranges index the input series. */
+export interface WindowPlan {
   /** Dataset rows [start, end) of the training window (validation rows included). */
   readonly trainRows: readonly [number, number];
   readonly fitRows: number;
@@ -121,10 +119,24 @@ export interface MlWindowReport {
   readonly testCandles: readonly [number, number];
   readonly testFrom: number;
   readonly testTo: number;
-  /** Share of "up" labels in the training window; its majority class is the majority baseline. */
+  /** Share of "up" labels in the training window; its majority class is the majority baseline (null: not trained here). */
   readonly trainUpRate: number | null;
+}
+
+/** A window's plan and the model that predicts it, before trading. */
+export interface MlWindowPlan extends WindowPlan {
+  /** 1-based. */
+  readonly index: number;
+  /** Model version its predictions carry ('wf-3'; the model's own version for a single model). */
+  readonly modelVersion: string;
+  /** The trained model's exact version ('wf-3@<manifest hash>'). */
+  readonly modelId: string;
   readonly validation: ValidationMetrics | undefined;
   readonly epochsRun: number | undefined;
+}
+
+/** One walk-forward window: what it trained on and what it traded. */
+export interface MlWindowReport extends MlWindowPlan {
   /** Tracker scores of this window's predictions (after the run). */
   readonly stats: TrackerStats;
   /** Accuracy of always calling the training window's majority class on this window's outcomes. */
@@ -144,8 +156,6 @@ export interface MlBacktestResult {
   /** Seconds spent training (walk-forward) and trading. */
   readonly timings: { readonly trainSeconds: number; readonly tradeSeconds: number };
 }
-
-type WindowPlan = Omit<MlWindowReport, 'stats' | 'majorityBaseline'>;
 
 function positiveInt(value: number, field: string, min = 1): number {
   if (!Number.isInteger(value) || value < min) {
@@ -173,14 +183,15 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<MlBac
   const seed = options.seed ?? d.seed;
   const network: NetworkOptions = { ...d.network, ...options.network };
 
-  const ds = buildDataset(candles, { featureSet: options.featureSet ?? d.featureSet, horizon, lookback });
-  const splits = walkForwardSplits({
-    rows: ds.rows,
+  const layout = walkForwardLayout(candles, {
+    featureSet: options.featureSet ?? d.featureSet,
+    horizon,
+    lookback,
     trainWindow,
     testWindow,
-    embargo: horizon,
-    ...(options.expanding === true ? { expanding: true } : {}),
+    expanding: options.expanding === true,
   });
+  const { ds, splits } = layout;
   if (splits.length === 0) {
     throw new ConfigError(
       `${candles.length} candles give ${ds.rows} samples: too few for a ${trainWindow}-row training window, ` +
@@ -190,76 +201,20 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<MlBac
   }
   const inputs = seriesInputs(candles, ds.schema, lookback);
   const predictions = new PrecomputedPredictor({ horizon });
-  const first = candles[0] as Candle;
   options.onWindow?.(0, splits.length);
-  const plans: WindowPlan[] = [];
-  const trainUpRates: number[] = [];
+  const plans: MlWindowPlan[] = [];
   const started = performance.now();
-  for (let k = 0; k < splits.length; k++) {
-    const w = splits[k]!;
-    const next = splits[k + 1];
-    const testStart = ds.candleIndex[w.testStart]!;
-    // Contiguous test periods: up to the next window's first test candle (a flat-label candle in between still trades).
-    const testEnd = next !== undefined ? ds.candleIndex[next.testStart]! : ds.candleIndex[w.testEnd - 1]! + 1;
-    const train = sliceDataset(ds, w.trainStart, w.trainEnd);
-    const firstTrainCandle = ds.candleIndex[w.trainStart]!;
-    const lastTrainCandle = ds.candleIndex[w.trainEnd - 1]!;
-    const lastLabelCandle = lastTrainCandle + horizon;
-    if (lastLabelCandle >= testStart) {
-      throw new DataError(`window ${k + 1}: a training label reaches candle ${lastLabelCandle} of the test period`);
-    }
-    let fit = train;
-    let validation: typeof train | undefined;
-    if (validationFraction > 0) {
-      const split = splitChronological(train, validationFraction, horizon);
-      fit = split.train;
-      validation = split.validation;
-    }
-    const name = `wf-${k + 1}`;
-    const fitted = await fitOnDataset(fit, validation, {
+  for (let k = 1; k <= splits.length; k++) {
+    const trained = await trainWalkForwardWindow(candles, layout, k, {
+      inputs,
+      validationFraction,
       seed,
-      name,
       network,
-      source: {
-        symbol: first.symbol,
-        timeframe: first.timeframe,
-        from: candles[firstTrainCandle]!.timestamp,
-        to: candles[lastLabelCandle]!.timestamp,
-        dataHash: hashCandles(candles.slice(firstTrainCandle, lastLabelCandle + 1)),
-      },
-      extraOptions: { walkForward: { window: k + 1, trainWindow, testWindow, embargo: horizon, validationFraction } },
+      predictions,
       ...(options.logger !== undefined ? { logger: options.logger } : {}),
     });
-    try {
-      await predictions.addSeries(fitted.predictor, candles, {
-        from: testStart,
-        to: testEnd,
-        inputs,
-        modelVersion: name,
-      });
-    } finally {
-      await fitted.predictor.dispose();
-    }
-    let up = 0;
-    for (let i = 0; i < train.rows; i++) up += train.labels[i]!;
-    trainUpRates.push(up / train.rows);
-    plans.push({
-      index: k + 1,
-      modelVersion: name,
-      modelId: fitted.predictor.modelVersion,
-      trainRows: [w.trainStart, w.trainEnd],
-      fitRows: fit.rows,
-      validationRows: validation?.rows ?? 0,
-      trainCandles: [firstTrainCandle, lastTrainCandle],
-      lastLabelCandle,
-      testCandles: [testStart, testEnd],
-      testFrom: candles[testStart]!.timestamp,
-      testTo: candles[testEnd - 1]!.timestamp,
-      trainUpRate: up / train.rows,
-      validation: fitted.validation,
-      epochsRun: typeof fitted.info.epochsRun === 'number' ? fitted.info.epochsRun : undefined,
-    });
-    options.onWindow?.(k + 1, splits.length);
+    plans.push(trained.window);
+    options.onWindow?.(k, splits.length);
   }
   const trainSeconds = (performance.now() - started) / 1000;
   const tradeStart = plans[0]!.testCandles[0];
@@ -274,6 +229,194 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<MlBac
     walkForward: true,
     title: `walk-forward: ${plans.length} windows, train ${trainWindow} / test ${testWindow} rows, horizon ${horizon}, embargo ${horizon}`,
   });
+}
+
+/** What fixes a series' walk-forward windows. */
+export interface WalkForwardSettings {
+  readonly featureSet: FeatureSetName;
+  /** Candles ahead the labels look; also the embargo in rows. */
+  readonly horizon: number;
+  readonly lookback: number;
+  readonly trainWindow: number;
+  readonly testWindow: number;
+  /** Training windows start at row 0 and grow (else they slide). */
+  readonly expanding: boolean;
+}
+
+/** The dataset of a series and its walk-forward windows (dataset rows). */
+export interface WalkForwardLayout {
+  readonly settings: WalkForwardSettings;
+  readonly ds: Dataset;
+  readonly splits: readonly WalkForwardWindow[];
+}
+
+/** Builds the dataset (streaming features, labels `horizon` ahead) and cuts it into windows with an embargo of `horizon` rows. */
+export function walkForwardLayout(candles: readonly Candle[], settings: WalkForwardSettings): WalkForwardLayout {
+  const { featureSet, horizon, lookback, trainWindow, testWindow, expanding } = settings;
+  const ds = buildDataset(candles, { featureSet, horizon, lookback });
+  const splits = walkForwardSplits({
+    rows: ds.rows,
+    trainWindow,
+    testWindow,
+    embargo: horizon,
+    ...(expanding ? { expanding: true } : {}),
+  });
+  return { settings: { featureSet, horizon, lookback, trainWindow, testWindow, expanding }, ds, splits };
+}
+
+/** The version a walk-forward window's predictions carry ('wf-3'). */
+export function walkForwardModelVersion(window: number): string {
+  return `wf-${window}`;
+}
+
+/** A trained window as the trading step takes it. */
+export function mlWindowPlan(
+  index: number,
+  plan: WindowPlan,
+  model: {
+    readonly id: string;
+    readonly validation: ValidationMetrics | undefined;
+    readonly epochsRun: number | undefined;
+  },
+): MlWindowPlan {
+  return {
+    index,
+    modelVersion: walkForwardModelVersion(index),
+    modelId: model.id,
+    ...plan,
+    validation: model.validation,
+    epochsRun: model.epochsRun,
+  };
+}
+
+export interface WindowTrainingOptions {
+  /** Model inputs of every candle (`seriesInputs` with the layout's schema and lookback), shared by the windows. */
+  readonly inputs: SeriesInputs;
+  /** Last fraction of the training window held out (after an embargo) for early stopping; 0 = none. */
+  readonly validationFraction: number;
+  readonly seed: number;
+  readonly network: NetworkOptions;
+  /** Receives the test window's predictions (default: a source of this window alone). */
+  readonly predictions?: PrecomputedPredictor;
+  /** More entries for the model's `training.options`, after `walkForward`. */
+  readonly extraOptions?: Readonly<Record<string, unknown>>;
+  /** Date the model by the last candle it learned from instead of the clock: the same window gives byte-identical model files. */
+  readonly dataTime?: boolean;
+  readonly logger?: Logger;
+}
+
+export interface TrainedWindow {
+  readonly plan: WindowPlan & { readonly trainUpRate: number };
+  /** The plan with the model that predicts it. */
+  readonly window: MlWindowPlan;
+  /** The fitted model (files, meta, scores); its predictor is disposed. */
+  readonly fitted: FitResult;
+  /** The training window's rows (validation rows included). */
+  readonly train: Dataset;
+  /** P(up) for candles [plan.testCandles[0], plan.testCandles[1]), in order. */
+  readonly probabilities: number[];
+}
+
+/**
+ * Trains window `index` (1-based) of a layout on its past rows only: the last
+ * `horizon` rows before the test period are left out (the embargo, so no
+ * training label reaches into it), the last `validationFraction` of the rest
+ * (after another embargo) is held out for early stopping, the model is fitted
+ * (`fitOnDataset`, seeded) and predicts its test candles in one batch. The
+ * test period runs up to the next window's first test candle (contiguous test
+ * periods: a flat-label candle in between still trades).
+ */
+export async function trainWalkForwardWindow(
+  candles: readonly Candle[],
+  layout: WalkForwardLayout,
+  index: number,
+  options: WindowTrainingOptions,
+): Promise<TrainedWindow> {
+  const { ds, splits, settings } = layout;
+  const { horizon } = settings;
+  const w = splits[index - 1];
+  if (w === undefined) throw new ConfigError(`window ${index} of ${splits.length}`, { field: 'window' });
+  const next = splits[index];
+  const testStart = ds.candleIndex[w.testStart]!;
+  const testEnd = next !== undefined ? ds.candleIndex[next.testStart]! : ds.candleIndex[w.testEnd - 1]! + 1;
+  const train = sliceDataset(ds, w.trainStart, w.trainEnd);
+  const firstTrainCandle = ds.candleIndex[w.trainStart]!;
+  const lastTrainCandle = ds.candleIndex[w.trainEnd - 1]!;
+  const lastLabelCandle = lastTrainCandle + horizon;
+  if (lastLabelCandle >= testStart) {
+    throw new DataError(`window ${index}: a training label reaches candle ${lastLabelCandle} of the test period`);
+  }
+  let fit = train;
+  let validation: Dataset | undefined;
+  if (options.validationFraction > 0) {
+    const split = splitChronological(train, options.validationFraction, horizon);
+    fit = split.train;
+    validation = split.validation;
+  }
+  const name = walkForwardModelVersion(index);
+  const first = candles[0] as Candle;
+  const fitted = await fitOnDataset(fit, validation, {
+    seed: options.seed,
+    name,
+    network: options.network,
+    source: {
+      symbol: first.symbol,
+      timeframe: first.timeframe,
+      from: candles[firstTrainCandle]!.timestamp,
+      to: candles[lastLabelCandle]!.timestamp,
+      dataHash: hashCandles(candles.slice(firstTrainCandle, lastLabelCandle + 1)),
+    },
+    extraOptions: {
+      walkForward: {
+        window: index,
+        trainWindow: settings.trainWindow,
+        testWindow: settings.testWindow,
+        embargo: horizon,
+        validationFraction: options.validationFraction,
+      },
+      ...options.extraOptions,
+    },
+    ...(options.dataTime === true ? { createdAt: new Date(candles[lastLabelCandle]!.timestamp) } : {}),
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+  });
+  const predictions = options.predictions ?? new PrecomputedPredictor({ horizon });
+  const probabilities: number[] = [];
+  try {
+    await predictions.addSeries(fitted.predictor, candles, {
+      from: testStart,
+      to: testEnd,
+      inputs: options.inputs,
+      modelVersion: name,
+    });
+    for (let i = testStart; i < testEnd; i++) {
+      const c = candles[i] as Candle;
+      const p = predictions.get(c.symbol, c.timestamp);
+      if (p === undefined) throw new DataError(`no prediction for test candle ${i}`, { index: i });
+      probabilities.push(p.prediction);
+    }
+  } finally {
+    await fitted.predictor.dispose();
+  }
+  let up = 0;
+  for (let i = 0; i < train.rows; i++) up += train.labels[i]!;
+  const plan = {
+    trainRows: [w.trainStart, w.trainEnd] as const,
+    fitRows: fit.rows,
+    validationRows: validation?.rows ?? 0,
+    trainCandles: [firstTrainCandle, lastTrainCandle] as const,
+    lastLabelCandle,
+    testCandles: [testStart, testEnd] as const,
+    testFrom: candles[testStart]!.timestamp,
+    testTo: candles[testEnd - 1]!.timestamp,
+    trainUpRate: up / train.rows,
+  };
+  const epochsRun = fitted.info.epochsRun;
+  const window = mlWindowPlan(index, plan, {
+    id: fitted.predictor.modelVersion,
+    validation: fitted.validation,
+    epochsRun: typeof epochsRun === 'number' ? epochsRun : undefined,
+  });
+  return { plan, window, fitted, train, probabilities };
 }
 
 export interface ModelBacktestOptions extends MlBacktestCommon {
@@ -292,7 +435,7 @@ export async function runModelBacktest(options: ModelBacktestOptions): Promise<M
   const start = Math.min(...options.candles.map((s) => (s[0] as Candle).timestamp));
   const end = Math.max(...options.candles.map((s) => (s[s.length - 1] as Candle).timestamp));
   const overlap = meta.training.to >= start && meta.training.from <= end;
-  const plan: WindowPlan = {
+  const plan: MlWindowPlan = {
     index: 1,
     modelVersion: predictor.modelVersion,
     modelId: predictor.modelVersion,
@@ -328,12 +471,71 @@ export async function runModelBacktest(options: ModelBacktestOptions): Promise<M
   });
 }
 
-interface TradeMlInput extends MlBacktestCommon {
+export interface TradePredictionsInput extends MlBacktestCommon {
   readonly series: readonly (readonly Candle[])[];
   /** Candle range [start, end) traded per series. */
   readonly ranges: readonly (readonly [number, number])[];
   readonly predictions: PrecomputedPredictor;
-  readonly plans: readonly WindowPlan[];
+  readonly plans: readonly MlWindowPlan[];
+}
+
+export interface TradedPredictions {
+  /** The engine run, with the buy-and-hold benchmark unless `benchmarks` is false. */
+  readonly result: BacktestResult;
+  readonly windows: MlWindowReport[];
+  /** Tracker scores over every window. */
+  readonly stats: TrackerStats;
+  readonly tracker: PredictionTracker;
+  readonly strategy: MlStrategy;
+  /** The run's config as given to the engine (shorts allowed when the strategy allows them). */
+  readonly config: Partial<BacktestConfig>;
+  /** The candles traded, per series. */
+  readonly trading: readonly (readonly Candle[])[];
+  readonly tradeSeconds: number;
+}
+
+/**
+ * Trades precomputed predictions in ONE engine run over the given ranges (the
+ * portfolio carries over from window to window) with the ML strategy, the
+ * tracker scoring every prediction; then each window's scores and its
+ * majority-class baseline.
+ */
+export async function tradePredictions(input: TradePredictionsInput): Promise<TradedPredictions> {
+  const tracker = input.tracker ?? new PredictionTracker();
+  const strategy = new MlStrategy({ ...input.strategy, predictor: input.predictions, tracker });
+  const config: Partial<BacktestConfig> = {
+    ...input.config,
+    ...(strategy.allowShort ? { allowShort: true } : {}),
+  };
+  const trading = input.series.map((s, i) => s.slice(input.ranges[i]![0], input.ranges[i]![1]));
+  const t0 = performance.now();
+  const result = await runBacktest({
+    strategy,
+    candles: trading,
+    config,
+    ...(input.maxEquityPoints !== undefined ? { maxEquityPoints: input.maxEquityPoints } : {}),
+    ...(input.progress !== undefined ? { progress: input.progress } : {}),
+    ...(input.logger !== undefined ? { log: input.logger } : {}),
+    benchmarks: input.benchmarks !== false,
+  });
+  // The last predictions resolve from the candles after the traded range (trading is over: no look-ahead).
+  const horizon = input.predictions.horizon;
+  input.series.forEach((s, i) => {
+    const end = input.ranges[i]![1];
+    for (let j = end; j < Math.min(s.length, end + horizon); j++) tracker.onCandle(s[j]!);
+  });
+  const tradeSeconds = (performance.now() - t0) / 1000;
+  const windows: MlWindowReport[] = input.plans.map((plan) => {
+    const stats = tracker.stats({ modelVersion: plan.modelVersion });
+    const b = stats.baseRate;
+    const majorityBaseline =
+      b === null ? null : plan.trainUpRate === null ? stats.noSkillAccuracy : plan.trainUpRate >= 0.5 ? b : 1 - b;
+    return { ...plan, stats, majorityBaseline };
+  });
+  return { result, windows, stats: tracker.stats(), tracker, strategy, config, trading, tradeSeconds };
+}
+
+interface TradeMlInput extends TradePredictionsInput {
   readonly trainSeconds: number;
   readonly title: string;
   readonly warning?: string;
@@ -347,8 +549,8 @@ interface Resolved {
   readonly modelVersion: string;
 }
 
+/** `tradePredictions`, then the SMA and always-long benchmarks and the ML report sections. */
 async function tradeMl(input: TradeMlInput): Promise<MlBacktestResult> {
-  const strategyOptions: MlTradingOptions = input.strategy ?? {};
   const tracker = input.tracker ?? new PredictionTracker();
   const resolved: Resolved[] = [];
   const onResolved = (t: TrackedPrediction) => {
@@ -356,34 +558,13 @@ async function tradeMl(input: TradeMlInput): Promise<MlBacktestResult> {
       resolved.push({ p: t.prediction, y: t.outcome, modelVersion: t.modelVersion });
   };
   tracker.on('resolved', onResolved);
-  const strategy = new MlStrategy({ ...strategyOptions, predictor: input.predictions, tracker });
-  const config: Partial<BacktestConfig> = {
-    ...input.config,
-    ...(strategy.allowShort ? { allowShort: true } : {}),
-  };
-  const trading = input.series.map((s, i) => s.slice(input.ranges[i]![0], input.ranges[i]![1]));
-  const t0 = performance.now();
-  let result: BacktestResult;
+  let traded: TradedPredictions;
   try {
-    result = await runBacktest({
-      strategy,
-      candles: trading,
-      config,
-      ...(input.maxEquityPoints !== undefined ? { maxEquityPoints: input.maxEquityPoints } : {}),
-      ...(input.progress !== undefined ? { progress: input.progress } : {}),
-      ...(input.logger !== undefined ? { log: input.logger } : {}),
-      benchmarks: input.benchmarks !== false,
-    });
-    // The last predictions resolve from the candles after the traded range (trading is over: no look-ahead).
-    const horizon = input.predictions.horizon;
-    input.series.forEach((s, i) => {
-      const end = input.ranges[i]![1];
-      for (let j = end; j < Math.min(s.length, end + horizon); j++) tracker.onCandle(s[j]!);
-    });
+    traded = await tradePredictions({ ...input, tracker });
   } finally {
     tracker.off('resolved', onResolved);
   }
-  const tradeSeconds = (performance.now() - t0) / 1000;
+  const { result, windows, stats, strategy, config, trading } = traded;
 
   const benchmarks: BenchmarkResult[] = [...result.benchmarks];
   if (input.benchmarks !== false) {
@@ -399,14 +580,6 @@ async function tradeMl(input: TradeMlInput): Promise<MlBacktestResult> {
     benchmarks.push(toBenchmark(long.name, longRun.metrics));
   }
 
-  const windows: MlWindowReport[] = input.plans.map((plan) => {
-    const stats = tracker.stats({ modelVersion: plan.modelVersion });
-    const b = stats.baseRate;
-    const majorityBaseline =
-      b === null ? null : plan.trainUpRate === null ? stats.noSkillAccuracy : plan.trainUpRate >= 0.5 ? b : 1 - b;
-    return { ...plan, stats, majorityBaseline };
-  });
-  const stats = tracker.stats();
   const sections = mlSections({
     title: input.title,
     warning: input.warning,
@@ -424,7 +597,7 @@ async function tradeMl(input: TradeMlInput): Promise<MlBacktestResult> {
     tracker,
     predictions: input.predictions,
     traded: input.ranges,
-    timings: { trainSeconds: input.trainSeconds, tradeSeconds },
+    timings: { trainSeconds: input.trainSeconds, tradeSeconds: traded.tradeSeconds },
   };
 }
 
@@ -446,7 +619,7 @@ interface SectionInput {
 }
 
 /** Weighted majority-class baseline over windows (by resolved outcomes). */
-function overallMajority(windows: readonly MlWindowReport[]): number | null {
+export function overallMajority(windows: readonly MlWindowReport[]): number | null {
   let n = 0;
   let hits = 0;
   for (const w of windows) {

@@ -134,24 +134,63 @@ export class PrecomputedPredictor implements CandlePredictor {
     if (probabilities.length !== to - from) {
       throw new ModelError(`the model answered ${probabilities.length} probabilities for ${to - from} rows`);
     }
-    const modelVersion = options.modelVersion ?? predictor.modelVersion;
-    let map = this.bySymbol.get(inputs.symbol);
+    this.store(inputs.symbol, candles, from, probabilities, options.modelVersion ?? predictor.modelVersion);
+    return to - from;
+  }
+
+  /**
+   * Stores probabilities computed elsewhere (e.g. by a sweep job) as the
+   * predictions of candles [from, from + probabilities.length) of `candles`,
+   * exactly as `addSeries` stores a model's answers. Returns how many.
+   */
+  addProbabilities(
+    candles: readonly Candle[],
+    probabilities: ArrayLike<number>,
+    options: { readonly from: number; readonly modelVersion: string },
+  ): number {
+    const { from } = options;
+    const to = from + probabilities.length;
+    if (!(Number.isInteger(from) && from >= 0 && to <= candles.length)) {
+      throw new ConfigError(`candle range [${from}, ${to}) is outside the ${candles.length} candles`, {
+        field: 'from',
+      });
+    }
+    if (to === from) return 0;
+    const symbol = (candles[from] as Candle).symbol;
+    for (let i = from + 1; i < to; i++) {
+      const c = candles[i] as Candle;
+      if (c.symbol !== symbol) {
+        throw new DataError(`series mixes symbols ${symbol} and ${c.symbol}`, { symbol, index: i, field: 'symbol' });
+      }
+    }
+    this.store(symbol, candles, from, probabilities, options.modelVersion);
+    return to - from;
+  }
+
+  private store(
+    symbol: string,
+    candles: readonly Candle[],
+    from: number,
+    probabilities: ArrayLike<number>,
+    modelVersion: string,
+  ): void {
+    let map = this.bySymbol.get(symbol);
     if (map === undefined) {
       map = new Map();
-      this.bySymbol.set(inputs.symbol, map);
+      this.bySymbol.set(symbol, map);
       this.lastSymbol = undefined;
       this.lastMap = undefined;
     }
-    for (let i = from; i < to; i++) {
+    for (let k = 0; k < probabilities.length; k++) {
+      const i = from + k;
       const c = candles[i] as Candle;
-      const p = probabilities[i - from] as number;
+      const p = probabilities[k] as number;
       if (!(p >= 0 && p <= 1)) {
         throw new ModelError(`the model answered ${p}, not a probability in [0, 1]`, { symbol: c.symbol, index: i });
       }
       if (!map.has(c.timestamp)) this.count++;
       map.set(c.timestamp, toPrediction(c.symbol, p, modelVersion, c.timestamp));
     }
-    return to - from;
   }
 
   /** The candle's precomputed prediction, synchronously (undefined when it has none). */

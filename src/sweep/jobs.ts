@@ -19,11 +19,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { type WalkForwardLayout, walkForwardLayout } from '../../backtest/walk-forward.js';
 import { ConfigError, DataError } from '../core/errors.js';
 import type { Candle } from '../core/types.js';
 import { loadCandles } from '../data/index.js';
-import { buildDataset, type Dataset } from '../features/dataset.js';
-import { type WalkForwardWindow, walkForwardSplits } from '../features/dataset-splits.js';
 import { type DataRef, fileSha256, Memo, rememberData, selectCandles } from './data-source.js';
 import { type SweepGrid, type SweepParams, type TrainParams, trainParams } from './grid.js';
 
@@ -113,14 +112,11 @@ export function deriveJobSeed(
 }
 
 /** The dataset and walk-forward windows of (candles, training parameters). */
-export interface WindowLayout {
-  readonly ds: Dataset;
-  readonly splits: readonly WalkForwardWindow[];
-}
+export type WindowLayout = WalkForwardLayout;
 
 const layouts = new Memo<WindowLayout>(8);
 
-/** Dataset and windows exactly as `runWalkForward` builds them; memoised per process. */
+/** Dataset and windows of `runWalkForward` (`walkForwardLayout`); memoised per process. */
 export function windowLayout(ref: DataRef, candles: readonly Candle[], train: TrainParams): WindowLayout {
   const key = Memo.key(
     ref,
@@ -132,21 +128,7 @@ export function windowLayout(ref: DataRef, candles: readonly Candle[], train: Tr
     train.testWindow,
     train.expanding,
   );
-  return layouts.get(key, () => {
-    const ds = buildDataset(candles, {
-      featureSet: train.featureSet,
-      horizon: train.horizon,
-      lookback: train.lookback,
-    });
-    const splits = walkForwardSplits({
-      rows: ds.rows,
-      trainWindow: train.trainWindow,
-      testWindow: train.testWindow,
-      embargo: train.horizon,
-      ...(train.expanding ? { expanding: true } : {}),
-    });
-    return { ds, splits };
-  });
+  return layouts.get(key, () => walkForwardLayout(candles, train));
 }
 
 /** Describes a data file for jobs: hashes it and reads symbol and timeframe from its candles. */

@@ -3,25 +3,28 @@
  * from its windows' job results. The windows' precomputed predictions are
  * traded in ONE continuous engine run over the concatenated test windows (the
  * portfolio carries over), with the prediction tracker scoring every
- * prediction — what `runWalkForward` does after its training loop, so
- * splitting the training into jobs changes nothing in the results. Then the
- * run's out-of-sample figures per window (return, Sharpe, drawdown of the
- * equity curve inside each test window; accuracy against the no-skill
- * baselines), so the spread across windows is visible next to the total.
+ * prediction — `tradePredictions`, what `runWalkForward` does after its
+ * training loop, so splitting the training into jobs changes nothing in the
+ * results. Then the run's out-of-sample figures per window (return, Sharpe,
+ * drawdown of the equity curve inside each test window; accuracy against the
+ * no-skill baselines), so the spread across windows is visible next to the
+ * total.
  *
  * Deterministic: the same job results give the same RunResult, whatever
  * order they arrived in.
  */
-import { checkSeries, runBacktest } from '../../backtest/run-backtest.js';
-import { MlStrategy } from '../../strategies/ml-strategy.js';
+import {
+  mlWindowPlan,
+  overallMajority,
+  tradePredictions,
+  walkForwardModelVersion,
+} from '../../backtest/walk-forward.js';
 import { DataError } from '../core/errors.js';
 import { timeframeToMs } from '../core/timeframe.js';
-import type { Candle, Prediction, Timeframe } from '../core/types.js';
+import type { Candle, Timeframe } from '../core/types.js';
 import { computeMetrics } from '../engine/metrics.js';
-import type { BacktestConfig, BenchmarkResult, PerformanceMetrics } from '../engine/result.js';
-import { type CandlePredictor, toPrediction } from '../models/realtime-predictor.js';
-import { PredictionTracker } from '../tracking/prediction-tracker.js';
-import type { TrackerStats } from '../tracking/types.js';
+import type { BenchmarkResult, PerformanceMetrics } from '../engine/result.js';
+import { PrecomputedPredictor } from '../models/precomputed-predictor.js';
 import type { SweepParams } from './grid.js';
 import type { SweepRunPlan } from './jobs.js';
 import type { JobResult } from './run-job.js';
@@ -139,38 +142,11 @@ export function dispersion(values: readonly (number | null)[]): Dispersion {
   };
 }
 
-/** The windows' predictions as the strategy reads them (one symbol). */
-class WindowPredictions implements CandlePredictor {
-  private readonly byTime = new Map<number, Prediction>();
-  constructor(readonly horizon: number) {}
-
-  add(candles: readonly Candle[], result: JobResult): void {
-    const [from, to] = result.plan.testCandles;
-    if (result.probabilities.length !== to - from) {
-      throw new DataError(`job ${result.jobId}: ${result.probabilities.length} predictions for ${to - from} candles`);
-    }
-    const version = `wf-${result.window}`;
-    for (let i = from; i < to; i++) {
-      const c = candles[i]!;
-      this.byTime.set(c.timestamp, toPrediction(c.symbol, result.probabilities[i - from]!, version, c.timestamp));
-    }
-  }
-
-  onCandle(candle: Candle): Prediction | undefined {
-    return this.byTime.get(candle.timestamp);
-  }
-}
-
 const best = (...xs: (number | null)[]) => {
   const ok = xs.filter((x): x is number => x !== null);
   return ok.length > 0 ? Math.max(...ok) : null;
 };
 const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
-
-function majorityOf(stats: TrackerStats, trainUpRate: number): number | null {
-  const b = stats.baseRate;
-  return b === null ? null : trainUpRate >= 0.5 ? b : 1 - b;
-}
 
 /** Assembles one walk-forward run from its windows' results and trades it. */
 export async function assembleRun(
@@ -184,39 +160,45 @@ export async function assembleRun(
     return r;
   });
   const p = plan.params;
-  const source = new WindowPredictions(p.horizon);
-  for (const w of windows) source.add(candles, w);
-  const tracker = new PredictionTracker();
-  const strategy = new MlStrategy({
-    predictor: source,
-    tracker,
-    threshold: p.threshold,
-    fraction: p.fraction,
-    allowShort: p.allowShort,
-    ...(p.stopLoss !== null ? { stopLoss: p.stopLoss } : {}),
-    ...(p.takeProfit !== null ? { takeProfit: p.takeProfit } : {}),
-    ...(p.maxHold !== null ? { maxHoldCandles: p.maxHold } : {}),
+  const predictions = new PrecomputedPredictor({ horizon: p.horizon });
+  const plans = windows.map((w) => {
+    const [from, to] = w.plan.testCandles;
+    if (w.probabilities.length !== to - from) {
+      throw new DataError(`job ${w.jobId}: ${w.probabilities.length} predictions for ${to - from} candles`);
+    }
+    predictions.addProbabilities(candles, w.probabilities, { from, modelVersion: walkForwardModelVersion(w.window) });
+    return mlWindowPlan(w.window, w.plan, {
+      id: w.model.id,
+      validation: w.model.validation ?? undefined,
+      epochsRun: w.model.epochsRun ?? undefined,
+    });
   });
-  const config: Partial<BacktestConfig> = {
-    feeRate: p.fee,
-    slippageBps: p.slippageBps,
-    ...(strategy.allowShort ? { allowShort: true } : {}),
-  };
   const tradeStart = windows[0]!.plan.testCandles[0];
   const tradeEnd = windows[windows.length - 1]!.plan.testCandles[1];
-  const trading = candles.slice(tradeStart, tradeEnd);
-  checkSeries([trading]);
-  const result = await runBacktest({ strategy, candles: [trading], config, benchmarks: true });
-  // The last predictions resolve from the candles after the traded range (trading is over: no look-ahead).
-  for (let j = tradeEnd; j < Math.min(candles.length, tradeEnd + p.horizon); j++) tracker.onCandle(candles[j]!);
+  const traded = await tradePredictions({
+    series: [candles],
+    ranges: [[tradeStart, tradeEnd]],
+    predictions,
+    plans,
+    strategy: {
+      threshold: p.threshold,
+      fraction: p.fraction,
+      allowShort: p.allowShort,
+      ...(p.stopLoss !== null ? { stopLoss: p.stopLoss } : {}),
+      ...(p.takeProfit !== null ? { takeProfit: p.takeProfit } : {}),
+      ...(p.maxHold !== null ? { maxHoldCandles: p.maxHold } : {}),
+    },
+    config: { feeRate: p.fee, slippageBps: p.slippageBps },
+  });
+  const { result } = traded;
+  const trading = traded.trading[0]!;
 
   const timeframeMs = timeframeToMs(result.timeframe as Timeframe);
   const curve = result.equityCurve;
   let point = 0;
   let equityBefore = result.config.initialCash;
-  const stats: WindowStats[] = windows.map((w) => {
-    const ws = tracker.stats({ modelVersion: `wf-${w.window}` });
-    const majority = majorityOf(ws, w.plan.trainUpRate);
+  const stats: WindowStats[] = windows.map((w, i) => {
+    const { stats: ws, majorityBaseline: majority } = traded.windows[i]!;
     const { testFrom, testTo } = w.plan;
     while (point < curve.length && curve[point]!.timestamp < testFrom) equityBefore = curve[point++]!.equity;
     const times: number[] = [];
@@ -261,15 +243,8 @@ export async function assembleRun(
     };
   });
 
-  const all = tracker.stats();
-  let n = 0;
-  let hits = 0;
-  for (const w of stats) {
-    if (w.majorityBaseline === null) continue;
-    n += w.resolved;
-    hits += w.majorityBaseline * w.resolved;
-  }
-  const majority = n > 0 ? hits / n : null;
+  const all = traded.stats;
+  const majority = overallMajority(traded.windows);
   return {
     runId: plan.id,
     paramsId: plan.paramsId,

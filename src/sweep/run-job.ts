@@ -1,25 +1,24 @@
 /**
  * `runSweepJob`: the one implementation of a sweep job, called by every
  * executor (sequential, thread pool, queue worker). It trains one walk-forward
- * window's model exactly as `runWalkForward` does (same dataset, windows,
- * embargo, validation split, `fitOnDataset`, batch predictions through
- * PrecomputedPredictor) and returns the window's predictions and scores as
- * plain JSON. Nothing in a JobResult depends on the machine's clock or on
- * which worker ran it: the same job gives the same result, byte for byte.
+ * window's model through `trainWalkForwardWindow`, the per-window step of
+ * `runWalkForward` (same dataset, windows, embargo, validation split,
+ * `fitOnDataset`, batch predictions), and returns the window's predictions
+ * and scores as plain JSON. Nothing in a JobResult depends on the machine's
+ * clock or on which worker ran it: the same job gives the same result, byte
+ * for byte.
  *
  * With a registry, the window's model is stored there as `sweep-<job id>`
  * (v1) unless that name already exists (a second completion of the same job
  * leaves the first one in place).
  */
-import { ConfigError, DataError, ModelError } from '../core/errors.js';
-import type { Candle } from '../core/types.js';
-import { sliceDataset } from '../features/dataset.js';
-import { splitChronological } from '../features/dataset-splits.js';
+import { type TrainedWindow, trainWalkForwardWindow, type WindowPlan } from '../../backtest/walk-forward.js';
+import { DataError, ModelError } from '../core/errors.js';
 import { evaluatePredictions } from '../models/evaluation.js';
 import { MANIFEST_FILE, sha256Hex } from '../models/model-files.js';
 import type { ValidationMetrics } from '../models/model-meta.js';
-import { PrecomputedPredictor, type SeriesInputs, seriesInputs } from '../models/precomputed-predictor.js';
-import { type FitResult, fitOnDataset, hashCandles } from '../models/train.js';
+import { type SeriesInputs, seriesInputs } from '../models/precomputed-predictor.js';
+import type { FitResult } from '../models/train.js';
 import { withLock } from '../registry/lock-file.js';
 import { ModelRegistry } from '../registry/model-registry.js';
 import { loadDataRef, Memo } from './data-source.js';
@@ -27,22 +26,7 @@ import { type SweepJob, verifyJob, windowLayout } from './jobs.js';
 
 export const RESULT_FORMAT = 1;
 
-export interface WindowPlan {
-  /** Dataset rows [start, end) of the training window (validation rows included). */
-  readonly trainRows: readonly [number, number];
-  readonly fitRows: number;
-  readonly validationRows: number;
-  /** Candle indices [first, last] of the training rows (indices of the selected candles). */
-  readonly trainCandles: readonly [number, number];
-  /** The last candle any training label looks at. */
-  readonly lastLabelCandle: number;
-  /** Candle indices [start, end) predicted and traded. */
-  readonly testCandles: readonly [number, number];
-  readonly testFrom: number;
-  readonly testTo: number;
-  /** Share of "up" labels in the training window. */
-  readonly trainUpRate: number;
-}
+export type { WindowPlan };
 
 export interface JobResult {
   readonly format: typeof RESULT_FORMAT;
@@ -51,7 +35,8 @@ export interface JobResult {
   readonly timeframe: string;
   readonly window: number;
   readonly seed: number;
-  readonly plan: WindowPlan;
+  /** The window's plan, as `runWalkForward` reports it. */
+  readonly plan: TrainedWindow['plan'];
   readonly model: {
     /** 'wf-3@<manifest hash>' */
     readonly id: string;
@@ -87,37 +72,20 @@ export async function runSweepJob(job: SweepJob, options: RunJobOptions = {}): P
   verifyJob(job);
   const { train } = job;
   const candles = await loadDataRef(job.data, options.dataDirs ?? []);
-  const { ds, splits } = windowLayout(job.data, candles, train);
+  const layout = windowLayout(job.data, candles, train);
+  const { ds, splits } = layout;
   if (splits.length !== job.windows) {
     throw new DataError(`the data gives ${splits.length} windows, the job was planned with ${job.windows}`, {
       file: job.data.file,
     });
   }
-  const k = job.window - 1;
-  const w = splits[k];
-  if (w === undefined) throw new ConfigError(`window ${job.window} of ${splits.length}`, { field: 'window' });
-  const next = splits[k + 1];
-  const horizon = train.horizon;
-  const testStart = ds.candleIndex[w.testStart]!;
-  const testEnd = next !== undefined ? ds.candleIndex[next.testStart]! : ds.candleIndex[w.testEnd - 1]! + 1;
-  const trainSet = sliceDataset(ds, w.trainStart, w.trainEnd);
-  const firstTrainCandle = ds.candleIndex[w.trainStart]!;
-  const lastTrainCandle = ds.candleIndex[w.trainEnd - 1]!;
-  const lastLabelCandle = lastTrainCandle + horizon;
-  if (lastLabelCandle >= testStart) {
-    throw new DataError(`window ${job.window}: a training label reaches candle ${lastLabelCandle} of the test period`);
-  }
-  let fit = trainSet;
-  let validation: typeof trainSet | undefined;
-  if (train.validationFraction > 0) {
-    const split = splitChronological(trainSet, train.validationFraction, horizon);
-    fit = split.train;
-    validation = split.validation;
-  }
-  const name = `wf-${job.window}`;
-  const fitted: FitResult = await fitOnDataset(fit, validation, {
+  const inputs = inputsMemo.get(Memo.key(job.data, 'inputs', train.featureSet, train.lookback), () =>
+    seriesInputs(candles, ds.schema, train.lookback),
+  );
+  const trained = await trainWalkForwardWindow(candles, layout, job.window, {
+    inputs,
+    validationFraction: train.validationFraction,
     seed: job.seed,
-    name,
     network: {
       layers: train.layers,
       epochs: train.epochs,
@@ -126,48 +94,15 @@ export async function runSweepJob(job: SweepJob, options: RunJobOptions = {}): P
       dropout: train.dropout,
       earlyStopping: train.patience > 0 ? { patience: train.patience } : false,
     },
-    source: {
-      symbol: job.data.symbol,
-      timeframe: job.data.timeframe,
-      from: candles[firstTrainCandle]!.timestamp,
-      to: candles[lastLabelCandle]!.timestamp,
-      dataHash: hashCandles(candles.slice(firstTrainCandle, lastLabelCandle + 1)),
-    },
-    extraOptions: {
-      walkForward: {
-        window: job.window,
-        trainWindow: train.trainWindow,
-        testWindow: train.testWindow,
-        embargo: horizon,
-        validationFraction: train.validationFraction,
-      },
-      sweepJob: job.id,
-    },
-    // The time of the last candle the model learned from: identical jobs give byte-identical model files.
-    createdAt: new Date(candles[lastLabelCandle]!.timestamp),
+    extraOptions: { sweepJob: job.id },
+    dataTime: true,
   });
-  let probabilities: number[];
-  try {
-    const inputs = inputsMemo.get(Memo.key(job.data, 'inputs', train.featureSet, train.lookback), () =>
-      seriesInputs(candles, ds.schema, train.lookback),
-    );
-    const source = new PrecomputedPredictor({ horizon });
-    await source.addSeries(fitted.predictor, candles, { from: testStart, to: testEnd, inputs, modelVersion: name });
-    probabilities = [];
-    for (let i = testStart; i < testEnd; i++) {
-      const c = candles[i] as Candle;
-      const p = source.get(c.symbol, c.timestamp);
-      if (p === undefined) throw new DataError(`no prediction for test candle ${i}`, { index: i });
-      probabilities.push(p.prediction);
-    }
-  } finally {
-    await fitted.predictor.dispose();
-  }
+  const { plan, fitted, probabilities } = trained;
   if (options.registry !== undefined) await registerModel(options.registry, job.id, fitted, options.onModel);
 
-  let up = 0;
-  for (let i = 0; i < trainSet.rows; i++) up += trainSet.labels[i]!;
   // Test rows: dataset rows of this window whose candle lies in the traded range.
+  const w = splits[job.window - 1]!;
+  const testStart = plan.testCandles[0];
   const testScores: number[] = [];
   const testLabels: number[] = [];
   for (let r = w.testStart; r < w.testEnd; r++) {
@@ -175,7 +110,7 @@ export async function runSweepJob(job: SweepJob, options: RunJobOptions = {}): P
     testScores.push(probabilities[ci - testStart]!);
     testLabels.push(ds.labels[r]!);
   }
-  const info = fitted.info as { epochsRun?: unknown; bestEpoch?: unknown };
+  const { bestEpoch } = fitted.info;
   const manifest = fitted.files.get(MANIFEST_FILE);
   return {
     format: RESULT_FORMAT,
@@ -184,25 +119,16 @@ export async function runSweepJob(job: SweepJob, options: RunJobOptions = {}): P
     timeframe: job.data.timeframe,
     window: job.window,
     seed: job.seed,
-    plan: {
-      trainRows: [w.trainStart, w.trainEnd],
-      fitRows: fit.rows,
-      validationRows: validation?.rows ?? 0,
-      trainCandles: [firstTrainCandle, lastTrainCandle],
-      lastLabelCandle,
-      testCandles: [testStart, testEnd],
-      testFrom: candles[testStart]!.timestamp,
-      testTo: candles[testEnd - 1]!.timestamp,
-      trainUpRate: up / trainSet.rows,
-    },
+    plan,
     model: {
-      id: fitted.predictor.modelVersion,
+      id: trained.window.modelId,
       manifestSha256: manifest === undefined ? '' : sha256Hex(manifest),
-      epochsRun: typeof info.epochsRun === 'number' ? info.epochsRun : null,
-      bestEpoch: typeof info.bestEpoch === 'number' ? info.bestEpoch : null,
-      validation: fitted.validation ?? null,
+      epochsRun: trained.window.epochsRun ?? null,
+      bestEpoch: typeof bestEpoch === 'number' ? bestEpoch : null,
+      validation: trained.window.validation ?? null,
     },
-    test: testLabels.length > 0 ? evaluatePredictions(testScores, testLabels, { trainLabels: trainSet.labels }) : null,
+    test:
+      testLabels.length > 0 ? evaluatePredictions(testScores, testLabels, { trainLabels: trained.train.labels }) : null,
     probabilities,
   };
 }
