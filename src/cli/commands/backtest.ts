@@ -19,7 +19,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import {
   checkSeries,
-  loadBacktestData,
   type MlBacktestResult,
   type MlTradingOptions,
   renderConsoleSummary,
@@ -34,13 +33,14 @@ import { ConfigError } from '../../core/errors.js';
 import { createJsonLogger } from '../../core/logger.js';
 import type { Strategy } from '../../core/strategy.js';
 import type { Candle } from '../../core/types.js';
-import { describeLoadReport } from '../../data/index.js';
 import type { BacktestConfig, BacktestResult } from '../../engine/result.js';
 import { assertFeatureSetName, type FeatureSetName } from '../../features/feature-schema.js';
 import { loadPredictor, ModelRegistry } from '../../registry/index.js';
 import { PredictionTracker } from '../../tracking/prediction-tracker.js';
 import { action, integerOption, numberOption } from '../action.js';
+import { loadCandleInput } from '../candle-input.js';
 import { createProgress, type Progress } from '../progress.js';
+import { registryOptionHelp, registryRoot } from '../registry-option.js';
 
 /** Every option of the command, as commander parses them. */
 export interface BacktestCommandOptions {
@@ -130,7 +130,6 @@ export const BACKTEST_STRATEGIES: Record<string, BacktestStrategyFactory> = {
   },
 };
 
-const DEFAULT_REGISTRY = '.quantflow/registry';
 type MlFlag = (typeof ML_FLAGS)[number];
 /** Flags of walk-forward training (meaningless with --model). */
 const WALK_FORWARD_FLAGS = ['trainWindow', 'testWindow', 'horizon', 'features', 'epochs', 'seed'] as const;
@@ -202,9 +201,7 @@ async function runMl(o: BacktestCommandOptions, ctx: BacktestRunContext): Promis
   let progress: Progress | undefined;
   try {
     if (o.model !== undefined) {
-      const fromEnv = process.env.QUANTFLOW_REGISTRY;
-      const root = o.registry ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_REGISTRY);
-      const registry = await ModelRegistry.open(root, { create: false });
+      const registry = await ModelRegistry.open(registryRoot(o.registry), { create: false });
       const predictor = await loadPredictor(registry, o.model, { logger });
       try {
         run = await runModelBacktest({ ...common, candles: ctx.series, predictor });
@@ -335,7 +332,7 @@ export function register(program: Command): void {
     )
     .option('--seed <n>', `ml: training seed (default ${WALK_FORWARD_DEFAULTS.seed})`, integerOption('seed', 0))
     .option('--model <ref>', 'ml: backtest a registered model NAME[@version] instead of walk-forward training')
-    .option('--registry <dir>', `ml: model registry of --model (default $QUANTFLOW_REGISTRY or ${DEFAULT_REGISTRY})`)
+    .option('--registry <dir>', registryOptionHelp('ml: model registry of --model'))
     .option('--tracker <file>', 'ml: also write every prediction and outcome to this (new) JSON-lines tracker file')
     .action(action(runBacktestCommand));
 }
@@ -348,18 +345,7 @@ async function runBacktestCommand(opts: BacktestCommandOptions): Promise<void> {
       { field: 'strategy' },
     );
   }
-  const files = opts.data ?? [];
-  if (opts.synthetic === true && files.length > 0) {
-    throw new ConfigError('give either --data files or --synthetic, not both', { field: 'data' });
-  }
-
-  const data = await loadBacktestData({
-    files,
-    ...(opts.symbol !== undefined ? { symbol: opts.symbol } : {}),
-    ...(opts.timeframe !== undefined ? { timeframe: opts.timeframe } : {}),
-    ...(opts.repair === true ? { repair: true } : {}),
-  });
-  for (const report of data.reports) for (const line of describeLoadReport(report)) process.stderr.write(`${line}\n`);
+  const data = await loadCandleInput(opts, { neither: 'synthetic' });
   const { symbols, timeframe } = checkSeries(data.series);
   if (opts.strategy !== 'ml') {
     const given = ML_FLAGS.find((k) => opts[k] !== undefined);

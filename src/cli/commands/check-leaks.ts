@@ -12,8 +12,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, QuantflowError } from '../../core/errors.js';
 import { createJsonLogger } from '../../core/logger.js';
-import type { Candle } from '../../core/types.js';
-import { describeLoadReport, generateSyntheticCandles, loadCandles } from '../../data/index.js';
 import type { FeatureSetName } from '../../features/feature-schema.js';
 import {
   analyzeLeaks,
@@ -31,9 +29,10 @@ import {
 import type { Predictor } from '../../models/predictor.js';
 import { loadPredictor, ModelRegistry } from '../../registry/index.js';
 import { action, integerOption, numberOption } from '../action.js';
+import { loadCandleInput } from '../candle-input.js';
 import { createProgress, type Progress } from '../progress.js';
-
-const DEFAULT_REGISTRY = '.quantflow/registry';
+import { registryOptionHelp, registryRoot } from '../registry-option.js';
+import { textTable } from '../text-table.js';
 
 interface CheckLeaksOptions {
   data?: string;
@@ -122,7 +121,7 @@ export function register(program: Command): void {
       d.fullHistorySamples,
     )
     .option('--model <ref>', 'also check the predictions of a registered model NAME[@version]')
-    .option('--registry <dir>', `model registry of --model (default $QUANTFLOW_REGISTRY or ${DEFAULT_REGISTRY})`)
+    .option('--registry <dir>', registryOptionHelp('model registry of --model'))
     .option('--model-dir <dir>', 'also check the predictions of the model in this directory')
     .addOption(
       new Option('--prediction-tolerance <x>', 'warm-up agreement of predictions (absolute)')
@@ -131,19 +130,6 @@ export function register(program: Command): void {
     )
     .option('--json', 'print the full report as JSON')
     .action(action(runCheckLeaks));
-}
-
-async function loadSeries(o: CheckLeaksOptions): Promise<{ candles: Candle[]; source: string }> {
-  if (o.data !== undefined && o.synthetic === true) {
-    throw new ConfigError('give either --data FILE or --synthetic, not both', { field: 'data' });
-  }
-  if (o.data !== undefined) {
-    const { candles, report } = await loadCandles(o.data, o.repair === true ? { repair: true } : {});
-    for (const line of describeLoadReport(report)) process.stderr.write(`${line}\n`);
-    return { candles, source: o.data };
-  }
-  if (o.synthetic === true) return { candles: generateSyntheticCandles(), source: 'synthetic market (seed 42)' };
-  throw new ConfigError('no data: give --data FILE or --synthetic', { field: 'data' });
 }
 
 async function openPredictor(o: CheckLeaksOptions): Promise<Predictor | undefined> {
@@ -156,14 +142,13 @@ async function openPredictor(o: CheckLeaksOptions): Promise<Predictor | undefine
   const logger = createJsonLogger('warn');
   if (o.modelDir !== undefined) return loadModelDirectory(o.modelDir, { logger });
   if (o.model === undefined) return undefined;
-  const fromEnv = process.env.QUANTFLOW_REGISTRY;
-  const root = o.registry ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_REGISTRY);
-  const registry = await ModelRegistry.open(root, { create: false });
+  const registry = await ModelRegistry.open(registryRoot(o.registry), { create: false });
   return loadPredictor(registry, o.model, { logger });
 }
 
 async function runCheckLeaks(o: CheckLeaksOptions): Promise<void> {
-  const { candles } = await loadSeries(o);
+  const { series } = await loadCandleInput(o, { neither: { missing: 'data' } });
+  const candles = series[0]!;
   const predictor = await openPredictor(o);
   let progress: Progress | undefined;
   try {
@@ -245,16 +230,6 @@ function value(x: number | null): string {
   return x === null ? 'NaN' : String(Number(x.toPrecision(6)));
 }
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
-}
-
 function featureTable(r: LeakReport): string {
   const header = [
     'FEATURE',
@@ -272,7 +247,7 @@ function featureTable(r: LeakReport): string {
     f.lookAhead ? '-' : f.historyNeeded === null ? `> ${int(r.maxHistory)}` : int(f.historyNeeded),
     f.status === 'ok' ? 'ok' : f.status.toUpperCase(),
   ]);
-  return table(header, rows);
+  return textTable(header, rows);
 }
 
 function methodLines(r: LeakReport): string[] {

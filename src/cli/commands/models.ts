@@ -19,8 +19,8 @@ import {
   type VerifyReport,
 } from '../../registry/index.js';
 import { action } from '../action.js';
-
-const DEFAULT_REGISTRY = '.quantflow/registry';
+import { registryOptionHelp, registryRoot } from '../registry-option.js';
+import { textTable } from '../text-table.js';
 
 interface CommonOptions {
   registry?: string;
@@ -133,15 +133,16 @@ export function register(program: Command): void {
 
 function common(cmd: Command): Command {
   return cmd
-    .option('--registry <dir>', `registry directory (default $QUANTFLOW_REGISTRY or ${DEFAULT_REGISTRY})`)
+    .option('--registry <dir>', registryOptionHelp('registry directory'))
     .option('--key-env <name>', `environment variable holding the encryption key (default ${DEFAULT_KEY_ENV})`)
     .option('--json', 'machine-readable JSON output');
 }
 
 async function openRegistry(opts: CommonOptions, extra: RegistryOptions = { create: false }): Promise<ModelRegistry> {
-  const fromEnv = process.env.QUANTFLOW_REGISTRY;
-  const root = opts.registry ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_REGISTRY);
-  return ModelRegistry.open(root, { ...extra, ...(opts.keyEnv !== undefined ? { keyEnv: opts.keyEnv } : {}) });
+  return ModelRegistry.open(registryRoot(opts.registry), {
+    ...extra,
+    ...(opts.keyEnv !== undefined ? { keyEnv: opts.keyEnv } : {}),
+  });
 }
 
 function renderList(listing: readonly ModelListing[]): string {
@@ -160,7 +161,7 @@ function renderList(listing: readonly ModelListing[]): string {
       ?.createdAt.slice(0, 19)
       .replace('T', ' ') ?? '-',
   ]);
-  return table(
+  return textTable(
     ['NAME', 'ACTIVE', 'LATEST', 'VERSIONS', 'KIND', 'SYMBOL', 'TF', 'ACCURACY', 'ROC AUC', 'REGISTERED'],
     rows,
   );
@@ -191,7 +192,7 @@ function renderDetails(d: ModelDetails): string {
   });
   const cols = ['VERSION', 'ACTIVE', 'REGISTERED', 'KIND', 'SYMBOL', 'TF', 'TRAIN ROWS', 'VAL ROWS', 'ACCURACY'];
   cols.push('ROC AUC', 'BRIER', 'LOG LOSS', 'SIZE', 'ENCRYPTED');
-  return `${head}\n${table(cols, rows)}`;
+  return `${head}\n${textTable(cols, rows)}`;
 }
 
 function renderVerify(r: VerifyReport): string {
@@ -207,16 +208,6 @@ function renderVerify(r: VerifyReport): string {
   const checked = r.models.reduce((n, m) => n + m.versions.length, 0);
   lines.push(r.ok ? `verified ${checked} version(s): all ok` : 'verification FAILED');
   return lines.join('\n');
-}
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
 }
 
 function fixed(x: number | null | undefined): string {

@@ -22,8 +22,8 @@ import {
   DEFAULT_PREDICTION_TIMEOUT_MS,
 } from '../../server/server.js';
 import { action, integerOption } from '../action.js';
+import { registryOptionHelp, registryRoot } from '../registry-option.js';
 
-const DEFAULT_REGISTRY = '.quantflow/registry';
 const SHUTDOWN_DEADLINE_MS = 15_000;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .description('run the HTTP API: model registry management, predictions, tracker statistics, health and metrics')
     .option('--port <n>', 'TCP port (0 = any free port)', integerOption('port', 0, 65535), DEFAULT_PORT)
     .option('--host <addr>', 'address to listen on', DEFAULT_HOST)
-    .option('--registry <dir>', `model registry (default $QUANTFLOW_REGISTRY or ${DEFAULT_REGISTRY})`)
+    .option('--registry <dir>', registryOptionHelp('model registry'))
     .option('--models-dir <dir>', 'directory models may be registered from over the API (relative paths resolve here)')
     .option(
       '--python-dir <dir...>',
@@ -85,10 +85,8 @@ export function register(program: Command): void {
         if (!LOG_LEVELS.includes(opts.logLevel)) {
           throw new InvalidArgumentError(`--log-level expects one of ${LOG_LEVELS.join(', ')}, got '${opts.logLevel}'`);
         }
-        const fromEnv = process.env.QUANTFLOW_REGISTRY;
-        const registry = opts.registry ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_REGISTRY);
         const server = await createServer({
-          registry,
+          registry: registryRoot(opts.registry),
           ...(opts.modelsDir !== undefined ? { modelsDir: opts.modelsDir } : {}),
           ...(opts.pythonDir !== undefined ? { pythonDirs: opts.pythonDir } : {}),
           ...(opts.keys !== undefined ? { keysFile: opts.keys } : {}),

@@ -23,9 +23,9 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import type { Strategy } from '../../core/strategy.js';
 import { action, integerOption, numberOption } from '../action.js';
+import { registryOptionHelp, registryRoot } from '../registry-option.js';
 
 export const LIVE_CONFIRM_FLAG = '--i-understand-this-trades-real-money';
-const DEFAULT_REGISTRY = '.quantflow/registry';
 
 export interface TradeCommandOptions {
   exchange: string;
@@ -90,7 +90,7 @@ function addOptions(cmd: Command): Command {
     .option('--fast <n>', 'sma: fast period', integerOption('fast', 1), 10)
     .option('--slow <n>', 'sma: slow period', integerOption('slow', 2), 30)
     .option('--model <ref>', 'ML strategy with a registered model NAME[@version]')
-    .option('--registry <dir>', `model registry of --model (default $QUANTFLOW_REGISTRY or ${DEFAULT_REGISTRY})`)
+    .option('--registry <dir>', registryOptionHelp('model registry of --model'))
     .option('--threshold <x>', 'ml: minimum confidence |p - 0.5| * 2 to trade (default 0.6)', numberOption('threshold'))
     .option(
       '--fraction <f>',
@@ -329,9 +329,7 @@ async function createStrategy(
     import('../../registry/index.js'),
     import('../../core/logger.js'),
   ]);
-  const fromEnv = process.env.QUANTFLOW_REGISTRY;
-  const root = opts.registry ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_REGISTRY);
-  const registry = await registryModule.ModelRegistry.open(root, { create: false });
+  const registry = await registryModule.ModelRegistry.open(registryRoot(opts.registry), { create: false });
   const predictor = await registryModule.loadPredictor(registry, opts.model, { logger: createJsonLogger('warn') });
   dispose.push(() => predictor.dispose());
   return new MlStrategy({

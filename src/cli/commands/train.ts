@@ -13,8 +13,7 @@ import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import { createJsonLogger } from '../../core/logger.js';
-import type { Candle } from '../../core/types.js';
-import { DEFAULT_SYNTHETIC, generateSyntheticCandles, loadCandles, type SyntheticMode } from '../../data/index.js';
+import { DEFAULT_SYNTHETIC, type SyntheticMode } from '../../data/index.js';
 import type { FeatureSetName } from '../../features/feature-schema.js';
 import type { ScalerKind } from '../../features/scaler.js';
 import { DEFAULT_MLP_OPTIONS } from '../../models/mlp.js';
@@ -22,6 +21,7 @@ import { writeModelDirectory } from '../../models/model-files.js';
 import type { ModelKind, ValidationMetrics } from '../../models/model-meta.js';
 import { type TrainModelResult, trainModel } from '../../models/train.js';
 import { action, integerOption, numberOption } from '../action.js';
+import { loadCandleInput } from '../candle-input.js';
 import { createProgress } from '../progress.js';
 
 interface TrainCliOptions {
@@ -120,24 +120,6 @@ export function register(program: Command): void {
     .action(action(runTrain));
 }
 
-async function loadTrainingCandles(opts: TrainCliOptions): Promise<{ candles: Candle[]; source: string }> {
-  if (opts.data !== undefined && opts.synthetic === true) {
-    throw new ConfigError('give either --data FILE or --synthetic, not both', { field: 'data' });
-  }
-  if (opts.data !== undefined) {
-    const { candles } = await loadCandles(opts.data);
-    return { candles, source: opts.data };
-  }
-  if (opts.synthetic === true) {
-    const candles = generateSyntheticCandles({
-      mode: opts.syntheticMode,
-      ...(opts.syntheticCount !== undefined ? { count: opts.syntheticCount } : {}),
-    });
-    return { candles, source: `synthetic ${opts.syntheticMode} market (seed ${DEFAULT_SYNTHETIC.seed})` };
-  }
-  throw new ConfigError('no training data: give --data FILE or --synthetic', { field: 'data' });
-}
-
 async function runTrain(opts: TrainCliOptions): Promise<void> {
   const out = path.resolve(opts.out);
   if (existsSync(out)) throw new ConfigError('output directory already exists; choose a new --out', { file: out });
@@ -147,7 +129,15 @@ async function runTrain(opts: TrainCliOptions): Promise<void> {
   if (opts.kind !== 'python' && opts.script !== undefined) {
     throw new ConfigError('--script only applies with --kind python', { field: 'script' });
   }
-  const { candles, source } = await loadTrainingCandles(opts);
+  const { series, source } = await loadCandleInput(opts, {
+    neither: { missing: 'training data' },
+    synthetic: {
+      mode: opts.syntheticMode,
+      ...(opts.syntheticCount !== undefined ? { count: opts.syntheticCount } : {}),
+    },
+    printLoadReports: false,
+  });
+  const candles = series[0]!;
   const started = performance.now();
   const progress = opts.kind === 'tfjs' ? createProgress('training', opts.epochs) : undefined;
   let result: TrainModelResult;
