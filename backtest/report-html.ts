@@ -111,14 +111,16 @@ ${(result.sections ?? []).map(sectionHtml).join('\n')}
 <script>
 const data = ${scriptJson(data)};
 const width = Math.min(1100, document.body.clientWidth - 20);
-new uPlot({width, height: 300, series: [{}, {label: 'equity', stroke: '#1565c0', width: 1.5}]}, [data.time, data.equity], document.getElementById('equity'));
-new uPlot({width, height: 180, series: [{}, {label: 'drawdown %', stroke: '#c62828', fill: 'rgba(198,40,40,0.15)'}]}, [data.time, data.drawdown], document.getElementById('drawdown'));
+// Wide enough for labels such as 1,250,000 (uPlot's default clips them).
+const axes = [{}, {size: 80}];
+new uPlot({width, height: 300, axes, series: [{}, {label: 'equity', stroke: '#1565c0', width: 1.5}]}, [data.time, data.equity], document.getElementById('equity'));
+new uPlot({width, height: 180, axes, series: [{}, {label: 'drawdown %', stroke: '#c62828', fill: 'rgba(198,40,40,0.15)'}]}, [data.time, data.drawdown], document.getElementById('drawdown'));
 const colors = ['#1565c0', '#ef6c00', '#2e7d32', '#6a1b9a'];
 data.sections.forEach((chart, i) => {
   if (!chart) return;
   const names = Object.keys(chart.series);
   const bars = chart.kind === 'bar' ? uPlot.paths.bars({size: [0.8]}) : undefined;
-  new uPlot({width, height: 240, scales: {x: {time: false}},
+  new uPlot({width, height: 240, axes, scales: {x: {time: false}},
     series: [{}, ...names.map((n, k) => ({label: n, stroke: colors[k % 4], fill: chart.kind === 'bar' ? colors[k % 4] + '66' : undefined, paths: k === 0 ? bars : undefined, points: {show: chart.kind !== 'bar'}}))]},
     [chart.x, ...names.map((n) => chart.series[n])], document.getElementById('section-' + i));
 });
