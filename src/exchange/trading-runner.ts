@@ -51,21 +51,23 @@ import {
   type TradingMode,
 } from './journal.js';
 import { KillSwitch, KillSwitchError, type KillSwitchLimits, type KillSwitchTrip } from './kill-switch.js';
-import { CcxtMarketSource, type MarketSourceStats } from './market-source.js';
+import { CcxtMarketSource, type MarketSourceOptions, type MarketSourceStats } from './market-source.js';
 import { type ReconcilePolicy, type ReconciliationReport, reconcileWithExchange } from './reconcile.js';
 import { DEFAULT_RETRY, type RetryContext, type RetryPolicy, withRetry } from './retry.js';
 import { type CandlePhase, TradingGate } from './trading-gate.js';
 
-export interface FeedOptions {
-  readonly pollIntervalMs?: number;
-  readonly safetyPollMs?: number;
-  readonly websocket?: boolean;
-  readonly ticks?: boolean;
-  readonly tickPollMs?: number;
-  readonly tickerParams?: Record<string, unknown>;
-  readonly maxBackfillCandles?: number;
-  readonly pageLimit?: number;
-}
+/** How the market source is driven; the fields mean what they mean on MarketSourceOptions. */
+export type FeedOptions = Pick<
+  MarketSourceOptions,
+  | 'pollIntervalMs'
+  | 'safetyPollMs'
+  | 'websocket'
+  | 'ticks'
+  | 'tickPollMs'
+  | 'tickerParams'
+  | 'maxBackfillCandles'
+  | 'pageLimit'
+>;
 
 export interface RunTradingOptions {
   readonly mode: TradingMode;

@@ -11,7 +11,7 @@
 import { EMA, MACD } from 'technicalindicators';
 import { DataError } from '../core/errors.js';
 import type { Candle } from '../core/types.js';
-import { checkCandle } from './candle-checks.js';
+import { assertSingleSymbol, checkCandle } from './candle-checks.js';
 import { type FeatureSchema, type FeatureSetName, featureNames, schemaWarmup } from './feature-schema.js';
 import { FEATURE_WRITERS, INDICATOR_PARAMS as P, resolveFeatureSchema } from './feature-sets.js';
 import { rsiFromAverages } from './incremental-indicators.js';
@@ -127,14 +127,8 @@ export function extractFeaturesBatch(
   const volumes = new Float64Array(n);
   const timestamps = new Float64Array(n);
   let prev = Number.NEGATIVE_INFINITY;
+  assertSingleSymbol(candles);
   candles.forEach((c, i) => {
-    if (c.symbol !== candles[0]!.symbol) {
-      throw new DataError(`series mixes symbols ${candles[0]!.symbol} and ${c.symbol}`, {
-        symbol: c.symbol,
-        index: i,
-        field: 'symbol',
-      });
-    }
     checkCandle(c, prev, i);
     prev = c.timestamp;
     closes[i] = c.close;

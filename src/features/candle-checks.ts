@@ -56,3 +56,14 @@ export function checkCandle(candle: Candle, previousTimestamp: number, index: nu
     });
   }
 }
+
+/** Throws DataError naming the first candle whose symbol differs from the first one's: a series is one market. */
+export function assertSingleSymbol(candles: readonly Candle[]): void {
+  const first = candles[0]?.symbol;
+  for (let i = 1; i < candles.length; i++) {
+    const symbol = candles[i]!.symbol;
+    if (symbol !== first) {
+      throw new DataError(`series mixes symbols ${first} and ${symbol}`, { symbol, index: i, field: 'symbol' });
+    }
+  }
+}

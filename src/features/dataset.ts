@@ -11,8 +11,9 @@
  * 0 only exactly unchanged closes are dropped. Because of dropping, rows are
  * not evenly spaced in time; `candleIndex` maps each row back to its candle.
  */
-import { ConfigError, DataError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import type { Candle } from '../core/types.js';
+import { assertSingleSymbol } from './candle-checks.js';
 import { type FeatureSchema, type FeatureSetName, featureNames } from './feature-schema.js';
 import { FeatureStream } from './streaming-extractor.js';
 
@@ -73,14 +74,8 @@ export function buildDataset(candles: readonly Candle[], options: DatasetOptions
   const nf = stream.width;
   const n = candles.length;
   const all = new Float64Array(n * nf);
+  assertSingleSymbol(candles);
   candles.forEach((c, i) => {
-    if (c.symbol !== candles[0]!.symbol) {
-      throw new DataError(`series mixes symbols ${candles[0]!.symbol} and ${c.symbol}`, {
-        symbol: c.symbol,
-        index: i,
-        field: 'symbol',
-      });
-    }
     stream.update(c, all, i * nf);
   });
 

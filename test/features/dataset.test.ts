@@ -102,4 +102,15 @@ describe('buildDataset', () => {
     expect(ds.rows).toBe(0);
     expect(ds.features).toHaveLength(0);
   });
+
+  it('refuses a series that mixes symbols, in the dataset builder and the batch extractor alike', () => {
+    const candles = randomWalkCandles({ count: 60, seed: 3 });
+    const mixed = candles.map((c, i) => (i === 42 ? { ...c, symbol: 'OTHER/USDT' } : c));
+    for (const build of [() => buildDataset(mixed, { horizon: 1 }), () => extractFeaturesBatch(mixed, 'seed')]) {
+      expect(build).toThrow(DataError);
+      expect(build).toThrow(
+        "symbol OTHER/USDT, index 42, field 'symbol': series mixes symbols TEST/USDT and OTHER/USDT",
+      );
+    }
+  });
 });
