@@ -26,16 +26,11 @@
  * on but not recorded.
  */
 import { ConfigError } from '../src/core/errors.js';
+import type { CandlePredictor, PredictionSink } from '../src/core/prediction.js';
 import type { Strategy, StrategyContext } from '../src/core/strategy.js';
 import type { Candle, OrderRequest, Prediction, SignalAction, Tick } from '../src/core/types.js';
-import type { CandlePredictor } from '../src/models/realtime-predictor.js';
-import type { PredictionInput } from '../src/tracking/types.js';
 
-/** What the strategy needs of a prediction tracker (a PredictionTracker fits). */
-export interface PredictionSink {
-  record(input: PredictionInput): unknown;
-  onCandle(candle: Candle): unknown;
-}
+export type { PredictionSink } from '../src/core/prediction.js';
 
 export interface MlStrategyOptions {
   /** Streaming (RealtimePredictor) or precomputed (PrecomputedPredictor) predictions. */
@@ -82,6 +77,8 @@ export class MlStrategy implements Strategy {
   readonly threshold: number;
   readonly fraction: number;
   readonly allowShort: boolean;
+  /** The predictor's warm-up (0 for precomputed predictions, which need none). */
+  readonly warmupCandles: number;
   readonly stopLoss: number | undefined;
   readonly takeProfit: number | undefined;
   readonly maxHoldCandles: number | undefined;
@@ -136,6 +133,7 @@ export class MlStrategy implements Strategy {
       }
     }
     this.predictor = predictor;
+    this.warmupCandles = predictor.warmupCandles ?? 0;
     this.threshold = threshold;
     this.fraction = fraction;
     this.allowShort = allowShort;

@@ -60,6 +60,9 @@ export class SmaCrossover implements Strategy {
   readonly slow: number;
   readonly mode: SmaCrossoverMode;
   readonly fraction: number;
+  readonly allowShort: boolean;
+  /** The slow average needs `slow` closes. */
+  readonly warmupCandles: number;
   private readonly states = new Map<string, SymbolState>();
   private lastSymbol: string | undefined;
   private lastState: SymbolState | undefined;
@@ -88,6 +91,8 @@ export class SmaCrossover implements Strategy {
     this.slow = slow;
     this.mode = mode;
     this.fraction = fraction;
+    this.allowShort = mode === 'long-short';
+    this.warmupCandles = slow;
     this.name = `sma-crossover(${fast},${slow},${mode})`;
   }
 

@@ -25,12 +25,12 @@
  * documented contract, not the real package.
  */
 
-import { ML_STRATEGY_DEFAULTS, MlStrategy, type PredictionSink } from '../../strategies/ml-strategy.js';
+import { ML_STRATEGY_DEFAULTS, MlStrategy } from '../../strategies/ml-strategy.js';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { CandlePredictor, PredictionSink } from '../core/prediction.js';
 import { timeframeToMs } from '../core/timeframe.js';
 import type { Candle, Signal } from '../core/types.js';
-import type { CandlePredictor } from '../models/realtime-predictor.js';
 import { EmbeddedStrategy } from './embedded-strategy.js';
 import { type ModelSource, openModel } from './model-source.js';
 

@@ -143,7 +143,7 @@ export class EmbeddedStrategy {
       });
     }
     const initialCash = o.initialCash ?? EMBEDDED_DEFAULTS.initialCash;
-    const allowShort = o.allowShort ?? (strategy as { allowShort?: unknown }).allowShort === true;
+    const allowShort = o.allowShort ?? strategy.allowShort === true;
     this.strategy = strategy;
     this.onClose = o.onClose;
     this.events = new EventBus();

@@ -31,12 +31,12 @@
 import type { IStrategy, ITrade } from 'grademark';
 import type { IBacktestOptions } from 'grademark/build/lib/backtest.js';
 import type { TradeDirection } from 'grademark/build/lib/strategy.js';
-import { ML_STRATEGY_DEFAULTS, MlStrategy, type PredictionSink } from '../../strategies/ml-strategy.js';
+import { ML_STRATEGY_DEFAULTS, MlStrategy } from '../../strategies/ml-strategy.js';
 import { ConfigError } from '../core/errors.js';
+import type { CandlePredictor, PredictionSink } from '../core/prediction.js';
 import type { Candle, Prediction, SignalAction } from '../core/types.js';
 import { type CandleFileOptions, loadCandles } from '../data/candle-file.js';
 import { generateSyntheticCandles } from '../data/synthetic.js';
-import type { CandlePredictor } from '../models/realtime-predictor.js';
 import { EmbeddedStrategy } from './embedded-strategy.js';
 import { type ModelSource, openModel } from './model-source.js';
 

@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './events.js';
 export * from './logger.js';
 export * from './precision.js';
+export * from './prediction.js';
 export * from './random.js';
 export * from './strategy.js';
 export * from './timeframe.js';

@@ -39,6 +39,14 @@ export interface StrategyContext {
  */
 export interface Strategy {
   readonly name: string;
+  /**
+   * Closed candles per symbol the strategy needs before its decisions mean
+   * anything (indicator or feature warm-up). Live runners feed at least this
+   * many before trading and refuse a smaller warm-up; absent means 0.
+   */
+  readonly warmupCandles?: number;
+  /** The strategy opens short positions (the broker must allow them); absent means false. */
+  readonly allowShort?: boolean;
   onStart?(ctx: StrategyContext): void | Promise<void>;
   onCandle(candle: Candle, ctx: StrategyContext): void | Promise<void>;
   onTick?(tick: Tick, ctx: StrategyContext): void | Promise<void>;

@@ -680,12 +680,10 @@ class TradingRun {
 class StopNow extends Error {}
 
 /**
- * Warm-up candles per symbol: the strategy's own need (`strategy.warmupCandles`,
- * or its predictor's, e.g. the ML strategy's RealtimePredictor), at least 300.
+ * Warm-up candles per symbol: the strategy's declared need
+ * (`strategy.warmupCandles`), at least 300.
  */
 export function defaultWarmup(strategy: Strategy): number {
-  const own = (strategy as { warmupCandles?: unknown }).warmupCandles;
-  const predictor = (strategy as { predictor?: { warmupCandles?: unknown } }).predictor;
-  const need = typeof own === 'number' ? own : predictor?.warmupCandles;
+  const need = strategy.warmupCandles;
   return typeof need === 'number' && Number.isInteger(need) && need >= 0 ? Math.max(need, 300) : 300;
 }

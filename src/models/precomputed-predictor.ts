@@ -9,11 +9,12 @@
  * window); each candle keeps the prediction of the model that covered it.
  */
 import { ConfigError, DataError, ModelError } from '../core/errors.js';
+import type { CandlePredictor } from '../core/prediction.js';
 import type { Candle, Prediction } from '../core/types.js';
 import type { FeatureSchema } from '../features/feature-schema.js';
 import { FeatureStream } from '../features/streaming-extractor.js';
 import type { Predictor } from './predictor.js';
-import { type CandlePredictor, toPrediction } from './realtime-predictor.js';
+import { toPrediction } from './realtime-predictor.js';
 
 /** Model inputs of every candle of one series: row i is the input at candle i's close. */
 export interface SeriesInputs {

@@ -21,23 +21,13 @@
  * (the forming candle's, intrabar), never the wall clock.
  */
 import { ConfigError, DataError, ModelError } from '../core/errors.js';
+import type { CandlePredictor } from '../core/prediction.js';
 import { timeframeToMs } from '../core/timeframe.js';
 import type { Candle, Prediction, Tick } from '../core/types.js';
 import { FeatureStream } from '../features/streaming-extractor.js';
 import type { Predictor } from './predictor.js';
 
-/** What a strategy needs of a model; implemented by the streaming and the precomputed predictor alike. */
-export interface CandlePredictor {
-  /** Candles ahead the predictions look (the model's label horizon). */
-  readonly horizon: number;
-  /**
-   * A closed candle (in time order per symbol): its prediction, or undefined
-   * while the symbol is warming up (or, precomputed, when the candle has none).
-   */
-  onCandle(candle: Candle): Prediction | undefined | Promise<Prediction | undefined>;
-  /** A tick between closes: a provisional prediction for the forming candle, when enabled. */
-  onTick?(tick: Tick): Prediction | undefined | Promise<Prediction | undefined>;
-}
+export type { CandlePredictor } from '../core/prediction.js';
 
 /** The Prediction of probability `p` of "up" (confidence |p - 0.5| * 2). */
 export function toPrediction(symbol: string, p: number, modelVersion: string, timestamp: number): Prediction {

@@ -18,21 +18,7 @@ export type Outcome = 0 | 1 | 'flat';
 /** 'candle': resolved by the tracker from a later candle; 'explicit': given by the caller. */
 export type ResolutionSource = 'candle' | 'explicit';
 
-/** A prediction made at the close of candle `timestamp`. */
-export interface PredictionInput {
-  readonly symbol: string;
-  readonly modelVersion: string;
-  /** Open time (ms UTC) of the candle at whose close the prediction was made. Never the wall clock. */
-  readonly timestamp: number;
-  /** Probability that the close `horizon` candles later is above `price`, in [0, 1]. */
-  readonly prediction: number;
-  /** The outcome is decided by the close of the `horizon`-th candle after `timestamp`: a positive integer. */
-  readonly horizon: number;
-  /** Close of candle `timestamp`, the price the later close is compared to. */
-  readonly price: number;
-  /** Probability above which the prediction counts as a call for "up" (default 0.5; exactly 0.5 is "down"). */
-  readonly threshold?: number;
-}
+export type { PredictionInput } from '../core/prediction.js';
 
 /**
  * A prediction whose outcome is already known (the older `recordPrediction(prediction, actual)`
