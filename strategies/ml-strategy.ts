@@ -49,11 +49,19 @@ export interface MlStrategyOptions {
   readonly maxHoldCandles?: number;
   /** Records every closed-candle prediction and is fed every candle. */
   readonly tracker?: PredictionSink;
+  /**
+   * Trade only moves worth their cost: an entry needs the prediction's
+   * expected return over the horizon to exceed `roundTripCost` (fees and
+   * slippage of both fills, as a fraction) by `margin` (default 0.5 = 50%);
+   * a position is closed on an opposite call when its expected loss exceeds
+   * half the round trip. Predictions without an expected return do not trade.
+   */
+  readonly costs?: { readonly roundTripCost: number; readonly margin?: number };
   /** Default `ml(<threshold>,<fraction>,<long-only|long-short>)`. */
   readonly name?: string;
 }
 
-export const ML_STRATEGY_DEFAULTS = { threshold: 0.6, fraction: 0.1, allowShort: false } as const;
+export const ML_STRATEGY_DEFAULTS = { threshold: 0.6, fraction: 0.1, allowShort: false, costMargin: 0.5 } as const;
 
 /** Per-symbol state: the side ordered, candles since the entry signal. */
 interface SymbolState {
@@ -83,6 +91,7 @@ export class MlStrategy implements Strategy {
   readonly takeProfit: number | undefined;
   readonly maxHoldCandles: number | undefined;
   readonly tracker: PredictionSink | undefined;
+  readonly costs: { readonly roundTripCost: number; readonly margin: number } | undefined;
   private readonly states = new Map<string, SymbolState>();
 
   constructor(options: MlStrategyOptions) {
@@ -141,6 +150,7 @@ export class MlStrategy implements Strategy {
     this.takeProfit = o.takeProfit;
     this.maxHoldCandles = o.maxHoldCandles;
     this.tracker = o.tracker;
+    this.costs = o.costs === undefined ? undefined : checkCosts(o.costs);
     this.name = o.name ?? `ml(${threshold},${fraction},${allowShort ? 'long-short' : 'long-only'})`;
   }
 
@@ -201,10 +211,15 @@ export class MlStrategy implements Strategy {
     const p = prediction.prediction;
     const confidence = prediction.confidence;
     const sure = confidence >= this.threshold;
-    const action: SignalAction = sure && p > 0.5 ? 'BUY' : sure && p < 0.5 ? 'SELL' : 'HOLD';
-    const head = `p(up) ${p.toFixed(4)}, confidence ${confidence.toFixed(4)} ${sure ? '>=' : '<'} ${this.threshold}${closed ? '' : ' (intrabar)'}`;
+    const call = sure && p > 0.5 ? 1 : sure && p < 0.5 ? -1 : 0;
+    let head = `p(up) ${p.toFixed(4)}, confidence ${confidence.toFixed(4)} ${sure ? '>=' : '<'} ${this.threshold}${closed ? '' : ' (intrabar)'}`;
+    const gate = call === 0 ? undefined : this.costGate(call, prediction, s.side);
+    if (gate !== undefined) head = `${head}, ${gate.text}`;
+    const action: SignalAction = call === 0 || gate?.blocked === true ? 'HOLD' : call > 0 ? 'BUY' : 'SELL';
     let reason: string;
-    const want = action === 'BUY' ? 1 : action === 'SELL' ? (this.allowShort ? -1 : 0) : s.side;
+    const wantAfterCall = call > 0 ? 1 : this.allowShort ? -1 : 0;
+    // A call worth closing the position for but not worth the entry's cost only closes it.
+    const want = action === 'HOLD' ? s.side : gate?.entry === false ? 0 : wantAfterCall;
     if (action === 'HOLD') reason = `${head}: hold ${sideName(s.side)}`;
     else if (want === s.side) {
       reason =
@@ -233,6 +248,38 @@ export class MlStrategy implements Strategy {
         tag,
       });
     }
+  }
+
+  /**
+   * With `costs`, whether a call of direction `call` is worth trading: an
+   * entry needs an expected return of at least the round trip plus the margin
+   * in the call's direction; closing a position on an opposite call needs an
+   * expected loss of at least half the round trip (what the exit costs).
+   * `blocked`: the call changes nothing; `entry`: a new position may open.
+   */
+  private costGate(
+    call: number,
+    prediction: Prediction,
+    side: number,
+  ): { blocked: boolean; entry: boolean; text: string } | undefined {
+    const costs = this.costs;
+    if (costs === undefined) return undefined;
+    const er = prediction.expectedReturn;
+    if (er === undefined || !Number.isFinite(er)) {
+      return { blocked: true, entry: false, text: 'no expected return to weigh against costs' };
+    }
+    const edge = call * er;
+    const entryNeed = costs.roundTripCost * (1 + costs.margin);
+    const exitNeed = costs.roundTripCost / 2;
+    const entry = edge >= entryNeed && (call > 0 || this.allowShort);
+    const closing = side !== 0 && side !== call;
+    const exit = closing && edge >= exitNeed;
+    const need = closing ? exitNeed : entryNeed;
+    return {
+      blocked: !entry && !exit,
+      entry,
+      text: `expected return ${pct(er)} ${edge >= need ? '>=' : '<'} ${pct(call * need)} needed (round trip ${pct(costs.roundTripCost)}${closing ? ', exit half' : ` + ${(costs.margin * 100).toFixed(0)}% margin`})`,
+    };
   }
 
   /** Stop-loss, take-profit or maximum holding time; returns true when it exited. */
@@ -305,4 +352,23 @@ export class MlStrategy implements Strategy {
 
 function sideName(side: number): string {
   return side > 0 ? 'long' : side < 0 ? 'short' : 'flat';
+}
+
+function checkCosts(costs: { readonly roundTripCost: number; readonly margin?: number }): {
+  roundTripCost: number;
+  margin: number;
+} {
+  const { roundTripCost } = costs;
+  const margin = costs.margin ?? ML_STRATEGY_DEFAULTS.costMargin;
+  if (!(Number.isFinite(roundTripCost) && roundTripCost >= 0 && roundTripCost < 1)) {
+    throw new ConfigError(`round-trip cost must be a fraction in [0, 1) (0.003 = 0.3%), got ${roundTripCost}`, {
+      field: 'costs.roundTripCost',
+    });
+  }
+  if (!(Number.isFinite(margin) && margin >= 0)) {
+    throw new ConfigError(`cost margin must be >= 0 (0.5 = 50% above the costs), got ${margin}`, {
+      field: 'costs.margin',
+    });
+  }
+  return { roundTripCost, margin };
 }

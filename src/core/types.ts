@@ -139,6 +139,13 @@ export interface Prediction {
   readonly modelVersion: string;
   /** The candle's time, never the wall clock. */
   readonly timestamp: number;
+  /**
+   * Predicted size of the move over the horizon, E|log return|, when the model
+   * has a magnitude estimate (e.g. scaled from the current volatility).
+   */
+  readonly expectedMove?: number;
+  /** Expected log return over the horizon: (2p - 1) * expectedMove for a direction model. */
+  readonly expectedReturn?: number;
 }
 
 /** A strategy's decision, published on the event bus. */

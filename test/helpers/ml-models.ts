@@ -38,11 +38,14 @@ export async function trainTinyModel(
 
 /**
  * A CandlePredictor that answers from a script: probability per (symbol,
- * candle index of that symbol), 0.5 when absent. For strategy logic tests.
+ * candle index of that symbol), 0.5 when absent. With `moves`, the predicted
+ * move of a candle's prediction (and so its expected return (2p - 1) * move).
+ * For strategy logic tests.
  */
 export function scriptedPredictor(
   script: Readonly<Record<string, Readonly<Record<number, number>>>>,
   horizon = 1,
+  moves: Readonly<Record<string, Readonly<Record<number, number>>>> = {},
 ): CandlePredictor & { ticks: Tick[] } {
   const counts = new Map<string, number>();
   const ticks: Tick[] = [];
@@ -53,12 +56,14 @@ export function scriptedPredictor(
       const i = counts.get(candle.symbol) ?? 0;
       counts.set(candle.symbol, i + 1);
       const p = script[candle.symbol]?.[i] ?? 0.5;
+      const move = moves[candle.symbol]?.[i];
       return {
         symbol: candle.symbol,
         prediction: p,
         confidence: Math.abs(p - 0.5) * 2,
         modelVersion: 'scripted',
         timestamp: candle.timestamp,
+        ...(move !== undefined ? { expectedMove: move, expectedReturn: (2 * p - 1) * move } : {}),
       };
     },
     onTick(tick: Tick) {

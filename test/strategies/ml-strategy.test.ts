@@ -258,6 +258,51 @@ describe('MlStrategy decisions (scripted predictions)', () => {
     expect(shorts.orders.at(-1)).toMatchObject({ side: 'buy', status: 'filled', tag: 'ml buy signal' });
   });
 
+  it('with costs: enters only when the expected return beats the round trip plus the margin', async () => {
+    const candles = fromCloses([100, 100, 100, 100, 100]);
+    // Round trip 0.3%, margin 50%: an entry needs 0.45%. p 0.9 gives an expected return of 0.8 x the move.
+    const moves = { 'TEST/USDT': { 0: 0.005, 1: 0.01 } };
+    const run = await runStrategy(candles, scriptedPredictor({ 'TEST/USDT': { 0: 0.9, 1: 0.9 } }, 1, moves), {
+      costs: { roundTripCost: 0.003 },
+    });
+    expect(run.signals.map((s) => s.action)).toEqual(['HOLD', 'BUY', 'HOLD', 'HOLD', 'HOLD']);
+    expect(run.signals[0]!.reason).toBe(
+      'p(up) 0.9000, confidence 0.8000 >= 0.6, expected return 0.40% < 0.45% needed (round trip 0.30% + 50% margin): hold flat',
+    );
+    expect(run.signals[1]!.reason).toMatch(/expected return 0\.80% >= 0\.45% needed .*: flat -> long$/);
+    expect(run.orders.map((o) => o.side)).toEqual(['buy']);
+  });
+
+  it('with costs: an opposite call closes a position only when its expected loss beats half the round trip', async () => {
+    const candles = fromCloses([100, 100, 100, 100, 100, 100]);
+    const script = { 'TEST/USDT': { 0: 0.9, 1: 0.1, 2: 0.1 } };
+    // Candle 1: expected return -0.08%, less than the 0.15% an exit costs: stay long. Candle 2: -0.32%: close.
+    const moves = { 'TEST/USDT': { 0: 0.01, 1: 0.001, 2: 0.004 } };
+    const options = { allowShort: true, costs: { roundTripCost: 0.003, margin: 0.5 } };
+    const run = await runStrategy(candles, scriptedPredictor(script, 1, moves), options, { allowShort: true });
+    expect(run.signals.slice(0, 3).map((s) => s.action)).toEqual(['BUY', 'HOLD', 'SELL']);
+    expect(run.signals[1]!.reason).toMatch(/expected return -0\.08% < -0\.15% needed .*exit half\): hold long$/);
+    // Worth closing, not worth a short's entry cost (0.45%): long -> flat, not short.
+    expect(run.signals[2]!.reason).toMatch(/: long -> flat$/);
+    expect(run.orders.map((o) => [o.side, o.reduceOnly === true])).toEqual([
+      ['buy', false],
+      ['sell', true],
+    ]);
+  });
+
+  it('with costs: a prediction without an expected return never trades', async () => {
+    const candles = fromCloses([100, 100, 100]);
+    const run = await runStrategy(candles, scriptedPredictor({ 'TEST/USDT': { 0: 0.99 } }), {
+      costs: { roundTripCost: 0.002 },
+    });
+    expect(run.signals[0]).toMatchObject({ action: 'HOLD' });
+    expect(run.signals[0]!.reason).toMatch(/no expected return to weigh against costs: hold flat$/);
+    expect(run.orders).toHaveLength(0);
+    expect(() => new MlStrategy({ predictor: scriptedPredictor({}), costs: { roundTripCost: -1 } })).toThrow(
+      /round-trip cost must be a fraction in \[0, 1\)/,
+    );
+  });
+
   it('treats symbols independently', async () => {
     const a = fromCloses([100, 100, 99, 97, 97, 98, 99], 'A/USDT');
     const b = fromCloses([50, 51, 52, 53, 54, 55, 56], 'B/USDT');
