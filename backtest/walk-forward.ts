@@ -39,12 +39,21 @@ import {
 } from '../src/engine/result.js';
 import { runSimulation } from '../src/engine/simulation.js';
 import { buildDataset, type Dataset, sliceDataset } from '../src/features/dataset.js';
-import { splitChronological, type WalkForwardWindow, walkForwardSplits } from '../src/features/dataset-splits.js';
+import { splitTail, type WalkForwardWindow, walkForwardSplits } from '../src/features/dataset-splits.js';
 import type { FeatureSetName } from '../src/features/feature-schema.js';
-import type { ValidationMetrics } from '../src/models/model-meta.js';
+import type { CalibrationMethod } from '../src/models/calibration.js';
+import type { LinearOptions } from '../src/models/linear-model.js';
+import { modelKind } from '../src/models/model-kinds.js';
+import type { ModelKind, ValidationMetrics } from '../src/models/model-meta.js';
 import { PrecomputedPredictor, type SeriesInputs, seriesInputs } from '../src/models/precomputed-predictor.js';
 import type { Predictor } from '../src/models/predictor.js';
-import { type FitResult, fitOnDataset, hashCandles, type NetworkOptions } from '../src/models/train.js';
+import {
+  DEFAULT_MODEL_KIND,
+  type FitResult,
+  fitOnDataset,
+  hashCandles,
+  type NetworkOptions,
+} from '../src/models/train.js';
 import { PredictionTracker } from '../src/tracking/prediction-tracker.js';
 import type { TrackedPrediction, TrackerStats } from '../src/tracking/types.js';
 import { AlwaysLong } from '../strategies/always-long.js';
@@ -99,6 +108,13 @@ export interface WalkForwardOptions extends MlBacktestCommon {
   readonly expanding?: boolean;
   /** Network and optimiser (merged over WALK_FORWARD_DEFAULTS.network). */
   readonly network?: NetworkOptions;
+  /** Model kind of every window (default DEFAULT_MODEL_KIND). */
+  readonly kind?: ModelKind;
+  readonly linear?: LinearOptions;
+  /** Calibration of each window's probabilities (default 'platt'), fitted on the end of its training window. */
+  readonly calibration?: CalibrationMethod | 'none';
+  /** Fraction of each training window its calibration is fitted on (default 0.2). */
+  readonly calibrationFraction?: number;
   /** Seed of every window's training (default 42). */
   readonly seed?: number;
   /** Called with (0, total) before the first window, then after each window's model has trained and predicted. */
@@ -210,6 +226,10 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<MlBac
       validationFraction,
       seed,
       network,
+      ...(options.kind !== undefined ? { kind: options.kind } : {}),
+      ...(options.linear !== undefined ? { linear: options.linear } : {}),
+      calibration: options.calibration ?? 'platt',
+      calibrationFraction: options.calibrationFraction ?? 0.2,
       predictions,
       ...(options.logger !== undefined ? { logger: options.logger } : {}),
     });
@@ -294,8 +314,13 @@ export interface WindowTrainingOptions {
   readonly inputs: SeriesInputs;
   /** Last fraction of the training window held out (after an embargo) for early stopping; 0 = none. */
   readonly validationFraction: number;
+  /** Fraction of the training window, at its end, the probabilities are calibrated on (default 0: none). */
+  readonly calibrationFraction?: number;
+  readonly calibration?: CalibrationMethod | 'none';
+  readonly kind?: ModelKind;
   readonly seed: number;
   readonly network: NetworkOptions;
+  readonly linear?: LinearOptions;
   /** Receives the test window's predictions (default: a source of this window alone). */
   readonly predictions?: PrecomputedPredictor;
   /** More entries for the model's `training.options`, after `walkForward`. */
@@ -346,19 +371,26 @@ export async function trainWalkForwardWindow(
   if (lastLabelCandle >= testStart) {
     throw new DataError(`window ${index}: a training label reaches candle ${lastLabelCandle} of the test period`);
   }
-  let fit = train;
-  let validation: Dataset | undefined;
-  if (options.validationFraction > 0) {
-    const split = splitChronological(train, options.validationFraction, horizon);
-    fit = split.train;
-    validation = split.validation;
-  }
+  const def = modelKind(options.kind ?? DEFAULT_MODEL_KIND);
+  const split = splitTail(
+    train,
+    {
+      validation: def.usesValidation ? options.validationFraction : 0,
+      calibration: options.calibration === 'none' ? 0 : (options.calibrationFraction ?? 0),
+    },
+    horizon,
+  );
+  const fit = split.fit;
+  const validation = split.validation;
   const name = walkForwardModelVersion(index);
   const first = candles[0] as Candle;
-  const fitted = await fitOnDataset(fit, validation, {
+  const fitted = await fitOnDataset(split, {
+    kind: def.kind,
     seed: options.seed,
     name,
     network: options.network,
+    ...(options.linear !== undefined ? { linear: options.linear } : {}),
+    ...(options.calibration !== undefined ? { calibration: options.calibration } : {}),
     source: {
       symbol: first.symbol,
       timeframe: first.timeframe,

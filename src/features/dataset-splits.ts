@@ -42,6 +42,68 @@ export function splitChronological(ds: Dataset, validationFraction: number, emba
   };
 }
 
+/** The slices of rows a model is built from, in time order, each after the previous one and an embargo. */
+export interface FittingSplit {
+  /** Rows the model is fitted on. */
+  readonly fit: Dataset;
+  /** Rows for early stopping (kinds that use them). */
+  readonly validation?: Dataset;
+  /** Rows the calibration is fitted on (neither fitted nor stopped on). */
+  readonly calibration?: Dataset;
+  /** Held-out rows scored after everything else: nothing above saw them. */
+  readonly test?: Dataset;
+}
+
+export interface TailFractions {
+  readonly validation?: number;
+  readonly calibration?: number;
+  readonly test?: number;
+}
+
+/**
+ * Cuts `validation`, `calibration` and `test` (fractions of all rows, in that
+ * time order) off the end of `ds`, each preceded by an embargo of `embargo`
+ * rows so no label of an earlier slice reaches into a later one; the rest,
+ * from the start, is fitted on. A zero or absent fraction gives no slice.
+ */
+export function splitTail(ds: Dataset, fractions: TailFractions, embargo = ds.horizon): FittingSplit {
+  if (!Number.isInteger(embargo) || embargo < 0) {
+    throw new ConfigError(`embargo must be an integer >= 0, got ${embargo}`, { field: 'embargo' });
+  }
+  const names = ['validation', 'calibration', 'test'] as const;
+  let total = 0;
+  for (const name of names) {
+    const f = fractions[name] ?? 0;
+    if (!(f >= 0 && f < 1)) throw new ConfigError(`${name} fraction must be in [0, 1), got ${f}`, { field: name });
+    total += f;
+  }
+  if (total >= 1) {
+    throw new ConfigError(
+      `validation, calibration and test fractions add up to ${total}; they must leave rows to fit`,
+      {
+        field: 'test',
+      },
+    );
+  }
+  const slices: Partial<Record<(typeof names)[number], Dataset>> = {};
+  let end = ds.rows;
+  for (const name of [...names].reverse()) {
+    const f = fractions[name] ?? 0;
+    if (f === 0) continue;
+    const rows = Math.max(1, Math.floor(ds.rows * f));
+    const start = end - rows;
+    if (start - embargo < 1) {
+      throw new ConfigError(
+        `${ds.rows} rows are too few for the ${name} slice of ${rows} rows after ${embargo}-row embargoes`,
+        { field: name },
+      );
+    }
+    slices[name] = sliceDataset(ds, start, end);
+    end = start - embargo;
+  }
+  return { fit: sliceDataset(ds, 0, end), ...slices };
+}
+
 export interface WalkForwardOptions {
   rows: number;
   /** Rows per training window (the first one, when expanding). */

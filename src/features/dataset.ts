@@ -1,21 +1,31 @@
 /**
  * Supervised datasets from a candle series: one sample per candle t whose
- * features use only candles closed at or before t and whose label says whether
- * the close `horizon` candles later is higher than the close at t.
+ * features use only candles closed at or before t and whose label is the
+ * target over the `horizon` candles after t (targets.ts): whether the close
+ * is higher (direction), the log return, or the realised volatility.
  *
  * Features come from the streaming extractor, the same code that feeds the
  * model live, so training and serving cannot drift apart.
  *
- * Label threshold: samples whose move |close[t+h] / close[t] - 1| is at most
- * `labelThreshold` are dropped (too small to call either way). With the default
- * 0 only exactly unchanged closes are dropped. Because of dropping, rows are
- * not evenly spaced in time; `candleIndex` maps each row back to its candle.
+ * Label threshold (direction only): samples whose move |close[t+h] / close[t]
+ * - 1| is at most `labelThreshold` are dropped (too small to call either way).
+ * With the default 0 only exactly unchanged closes are dropped. Because of
+ * dropping, rows are not evenly spaced in time; `candleIndex` maps each row
+ * back to its candle.
  */
 import { ConfigError } from '../core/errors.js';
 import type { Candle } from '../core/types.js';
 import { assertSingleSymbol } from './candle-checks.js';
 import { type FeatureSchema, type FeatureSetName, featureNames } from './feature-schema.js';
 import { FeatureStream } from './streaming-extractor.js';
+import {
+  assertTargetKind,
+  forwardLogReturn,
+  forwardVolatility,
+  naiveForecast,
+  type TargetKind,
+  toModelSpace,
+} from './targets.js';
 
 export interface DatasetOptions {
   /** Default 'relative'. */
@@ -24,8 +34,10 @@ export interface DatasetOptions {
   horizon: number;
   /** Feature rows t-lookback+1 .. t concatenated per sample, oldest first (default 1). */
   lookback?: number;
-  /** Drop samples whose |return over the horizon| is <= this (default 0). */
+  /** Direction: drop samples whose |return over the horizon| is <= this (default 0). */
   labelThreshold?: number;
+  /** What the label is (default 'direction'). */
+  target?: TargetKind;
 }
 
 export interface Dataset {
@@ -34,10 +46,23 @@ export interface Dataset {
   readonly featureNames: readonly string[];
   /** Row-major, rows * cols. */
   readonly features: Float32Array;
-  /** 1 if close[t + horizon] > close[t], else 0. */
+  readonly target: TargetKind;
+  /**
+   * What the model is fitted on: direction 1 if close[t + horizon] > close[t],
+   * else 0; return the forward log return; volatility the log of the forward
+   * realised volatility (targets.ts, model space).
+   */
   readonly labels: Float32Array;
+  /** The outcome in its own units: the forward log return (direction, return) or the forward realised volatility. */
+  readonly outcomes: Float64Array;
+  /** The naive forecast of a regression target (zero return; EWMA volatility x sqrt(horizon)); 0 for direction. */
+  readonly naive: Float64Array;
   /** close[t + horizon] / close[t] - 1, for evaluating what a prediction was worth. */
   readonly forwardReturns: Float64Array;
+  /** ln(close[t] / close[t - 1]): the last move, for the reversal and momentum baselines (NaN for the first candle). */
+  readonly lastMoves: Float64Array;
+  /** EWMA volatility per candle at t (the feature stream's). */
+  readonly volatility: Float64Array;
   /** Open time of candle t. */
   readonly timestamps: Float64Array;
   /** Index of candle t in the input series. */
@@ -65,41 +90,65 @@ export function lookbackColumnNames(names: readonly string[], lookback: number):
 export function buildDataset(candles: readonly Candle[], options: DatasetOptions): Dataset {
   const horizon = positiveInteger(options.horizon, 'horizon');
   const lookback = positiveInteger(options.lookback ?? 1, 'lookback');
+  const target = options.target ?? 'direction';
+  assertTargetKind(target);
   const threshold = options.labelThreshold ?? 0;
   if (!(threshold >= 0) || !Number.isFinite(threshold)) {
     throw new ConfigError(`labelThreshold must be a finite number >= 0, got ${threshold}`, { field: 'labelThreshold' });
+  }
+  if (target !== 'direction' && threshold > 0) {
+    throw new ConfigError(`labelThreshold applies to the direction target only, not '${target}'`, {
+      field: 'labelThreshold',
+    });
   }
 
   const stream = new FeatureStream(options.featureSet);
   const nf = stream.width;
   const n = candles.length;
   const all = new Float64Array(n * nf);
+  const closes = new Float64Array(n);
+  const vols = new Float64Array(n);
+  const valid = new Uint8Array(n);
   assertSingleSymbol(candles);
   candles.forEach((c, i) => {
-    stream.update(c, all, i * nf);
+    valid[i] = stream.update(c, all, i * nf) === undefined ? 0 : 1;
+    closes[i] = c.close;
+    vols[i] = stream.volatility;
   });
 
-  const first = stream.warmup + lookback - 1;
   const last = n - 1 - horizon;
   const keep: number[] = [];
-  for (let t = first; t <= last; t++) {
-    const r = candles[t + horizon]!.close / candles[t]!.close - 1;
-    if (Math.abs(r) > threshold) keep.push(t);
+  let run = 0;
+  for (let t = 0; t <= last; t++) {
+    // A sample needs `lookback` consecutive feature rows ending at t and a defined volatility.
+    run = valid[t] === 1 ? run + 1 : 0;
+    if (run < lookback || Number.isNaN(vols[t]!)) continue;
+    if (target === 'direction' && !(Math.abs(closes[t + horizon]! / closes[t]! - 1) > threshold)) continue;
+    keep.push(t);
   }
 
   const rows = keep.length;
   const cols = nf * lookback;
   const features = new Float32Array(rows * cols);
   const labels = new Float32Array(rows);
+  const outcomes = new Float64Array(rows);
+  const naive = new Float64Array(rows);
   const forwardReturns = new Float64Array(rows);
+  const lastMoves = new Float64Array(rows);
+  const volatility = new Float64Array(rows);
   const timestamps = new Float64Array(rows);
   const candleIndex = new Int32Array(rows);
   keep.forEach((t, row) => {
     // Rows t-lookback+1 .. t are contiguous in `all`, oldest first.
     features.set(all.subarray((t - lookback + 1) * nf, (t + 1) * nf), row * cols);
-    const r = candles[t + horizon]!.close / candles[t]!.close - 1;
-    labels[row] = r > 0 ? 1 : 0;
-    forwardReturns[row] = r;
+    const logReturn = forwardLogReturn(closes, t, horizon);
+    const outcome = target === 'volatility' ? forwardVolatility(closes, t, horizon) : logReturn;
+    labels[row] = target === 'direction' ? (logReturn > 0 ? 1 : 0) : toModelSpace(target, outcome);
+    outcomes[row] = outcome;
+    naive[row] = target === 'direction' ? 0 : naiveForecast(target, vols[t]!, horizon);
+    forwardReturns[row] = closes[t + horizon]! / closes[t]! - 1;
+    lastMoves[row] = t > 0 ? Math.log(closes[t]! / closes[t - 1]!) : Number.NaN;
+    volatility[row] = vols[t]!;
     timestamps[row] = candles[t]!.timestamp;
     candleIndex[row] = t;
   });
@@ -107,9 +156,14 @@ export function buildDataset(candles: readonly Candle[], options: DatasetOptions
   return {
     schema: stream.schema,
     featureNames: lookbackColumnNames(featureNames(stream.schema), lookback),
+    target,
     features,
     labels,
+    outcomes,
+    naive,
     forwardReturns,
+    lastMoves,
+    volatility,
     timestamps,
     candleIndex,
     rows,
@@ -129,7 +183,11 @@ export function sliceDataset(ds: Dataset, start: number, end: number): Dataset {
     ...ds,
     features: ds.features.subarray(start * ds.cols, end * ds.cols),
     labels: ds.labels.subarray(start, end),
+    outcomes: ds.outcomes.subarray(start, end),
+    naive: ds.naive.subarray(start, end),
     forwardReturns: ds.forwardReturns.subarray(start, end),
+    lastMoves: ds.lastMoves.subarray(start, end),
+    volatility: ds.volatility.subarray(start, end),
     timestamps: ds.timestamps.subarray(start, end),
     candleIndex: ds.candleIndex.subarray(start, end),
     rows: end - start,

@@ -6,6 +6,7 @@
 import { ConfigError } from '../core/errors.js';
 import type { Candle } from '../core/types.js';
 import { checkCandle } from './candle-checks.js';
+import { DEFAULT_VOLATILITY_SPAN, EwmaVolatility } from './ewma-volatility.js';
 import { type FeatureSchema, type FeatureSetName, featureNames, schemaWarmup } from './feature-schema.js';
 import { FEATURE_WRITERS, type FeatureBuffer, type FeatureWriter, resolveFeatureSchema } from './feature-sets.js';
 import { IndicatorState } from './indicator-state.js';
@@ -20,6 +21,7 @@ export class FeatureStream {
   private readonly writer: FeatureWriter;
   private readonly row: Float64Array;
   private state: IndicatorState;
+  private vol: EwmaVolatility;
 
   constructor(featureSet?: FeatureSetName | FeatureSchema) {
     this.schema = resolveFeatureSchema(featureSet);
@@ -28,6 +30,12 @@ export class FeatureStream {
     this.writer = FEATURE_WRITERS[this.schema.name];
     this.row = new Float64Array(this.width);
     this.state = new IndicatorState();
+    this.vol = new EwmaVolatility(DEFAULT_VOLATILITY_SPAN);
+  }
+
+  /** EWMA volatility per candle (of one-candle log returns) after the last candle; NaN during its warm-up. */
+  get volatility(): number {
+    return this.vol.value();
   }
 
   get featureNames(): string[] {
@@ -66,6 +74,7 @@ export class FeatureStream {
     }
     checkCandle(candle, this.state.lastTimestamp, this.state.count);
     const snapshot = this.state.update(candle.timestamp, candle.close, candle.volume);
+    this.vol.update(candle.close);
     if (this.state.count <= this.warmup) return undefined;
     this.writer(snapshot, target, offset);
     return target;
@@ -73,12 +82,14 @@ export class FeatureStream {
 
   reset(): void {
     this.state.reset();
+    this.vol.reset();
   }
 
   /** An independent copy: feeding one does not affect the other. */
   clone(): FeatureStream {
     const c = new FeatureStream(this.schema);
     c.state = this.state.clone();
+    c.vol = this.vol.clone();
     return c;
   }
 }

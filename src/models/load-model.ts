@@ -10,20 +10,13 @@ import type { Logger } from '../core/logger.js';
 import { lookbackColumnNames } from '../features/dataset.js';
 import { assertSameSchema, type FeatureSchema, featureNames } from '../features/feature-schema.js';
 import { FeatureScaler } from '../features/scaler.js';
+import { CALIBRATION_FILE, type Calibration, parseCalibration } from './calibration.js';
 import { MANIFEST_FILE, type ModelFiles, readModelDirectory, sha256Hex, verifyModelFiles } from './model-files.js';
+import { type KindLoadOptions, loadScaledModel, type PythonLoadOptions } from './model-kinds.js';
 import { META_FILE, type ModelMeta, parseModelMeta, SCALER_FILE } from './model-meta.js';
 import { ModelPredictor } from './model-predictor.js';
-import { BUNDLED_PYTHON_DIR, loadPythonModel } from './python-model.js';
-import type { ScaledModel } from './scaled-model.js';
-import { loadTfjsModel, type TfjsModelOptions } from './tfjs-model.js';
 
-export interface PythonLoadOptions {
-  /** Directories a model's script may be run from (default: the bundled examples only). */
-  readonly scriptDirs?: readonly string[];
-  /** Python executable (default python3). */
-  readonly python?: string;
-  readonly requestTimeoutMs?: number;
-}
+export type { PythonLoadOptions };
 
 export interface LoadModelOptions {
   /** Name of the exact weights, e.g. 'btc-1h@v3' (default: `name@` + 12 hex digits of the manifest's sha256). */
@@ -37,7 +30,7 @@ export interface LoadModelOptions {
   expectedSchema?: FeatureSchema;
   logger?: Logger;
   /** Tuning of the TensorFlow.js backend. */
-  tfjs?: Pick<TfjsModelOptions, 'fastPathMaxRows' | 'predictBatchSize'>;
+  tfjs?: KindLoadOptions['tfjs'];
 }
 
 /** `name@` and the first 12 hex digits of the manifest's sha256: changes whenever any file changes. */
@@ -78,42 +71,50 @@ export function parseScalerFile(files: ModelFiles, meta: ModelMeta, where = '.')
   return scaler;
 }
 
+/** Parses calibration.json when meta.json says the model is calibrated; ModelError if it is missing or does not match. */
+export function parseCalibrationFile(files: ModelFiles, meta: ModelMeta, where = '.'): Calibration | undefined {
+  const file = path.join(where, CALIBRATION_FILE);
+  const data = files.get(CALIBRATION_FILE);
+  if (meta.calibration === undefined) {
+    if (data !== undefined) throw new ModelError('meta.json names no calibration but the file is there', { file });
+    return undefined;
+  }
+  if (data === undefined) throw new ModelError('file is missing (meta.json says the model is calibrated)', { file });
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(data));
+  } catch (err) {
+    throw new ModelError(`not valid JSON (${(err as Error).message})`, { file }, { cause: err });
+  }
+  const calibration = parseCalibration(json, file);
+  if (calibration.method !== meta.calibration.method) {
+    throw new ModelError(`method '${calibration.method}' differs from meta.json's '${meta.calibration.method}'`, {
+      file,
+      field: 'calibration.method',
+    });
+  }
+  return calibration;
+}
+
 /** Verifies, parses and loads model files into a Predictor. */
 export async function loadModel(files: ModelFiles, options: LoadModelOptions = {}): Promise<ModelPredictor> {
   const where = options.where ?? '.';
   verifyModelFiles(files, where);
   const meta = parseModelMeta(files.get(META_FILE), where);
   const scaler = parseScalerFile(files, meta, where);
+  const calibration = parseCalibrationFile(files, meta, where);
   if (options.expectedSchema !== undefined) assertSameSchema(meta.featureSchema, options.expectedSchema);
 
-  let model: ScaledModel;
-  switch (meta.kind) {
-    case 'tfjs':
-      model = await loadTfjsModel(files, {
-        where,
-        ...options.tfjs,
-        ...(options.logger !== undefined ? { logger: options.logger } : {}),
-      });
-      break;
-    case 'python':
-      model = await loadPythonModel(files, meta, {
-        scriptDirs: options.python?.scriptDirs ?? [BUNDLED_PYTHON_DIR],
-        ...(options.python?.python !== undefined ? { python: options.python.python } : {}),
-        ...(options.python?.requestTimeoutMs !== undefined
-          ? { requestTimeoutMs: options.python.requestTimeoutMs }
-          : {}),
-        ...(options.logger !== undefined ? { logger: options.logger } : {}),
-      });
-      break;
-    default:
-      throw new ModelError(`unknown model kind '${String((meta as { kind: unknown }).kind)}'`, {
-        file: path.join(where, META_FILE),
-        field: 'kind',
-      });
-  }
+  const model = await loadScaledModel(files, meta, {
+    where,
+    ...(options.python !== undefined ? { python: options.python } : {}),
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    ...(options.tfjs !== undefined ? { tfjs: options.tfjs } : {}),
+  });
   try {
     return new ModelPredictor(model, scaler, meta, {
       modelVersion: options.modelVersion ?? defaultModelVersion(meta, files),
+      ...(calibration !== undefined ? { calibration } : {}),
       ...(options.cache !== undefined ? { cache: options.cache } : {}),
     });
   } catch (err) {

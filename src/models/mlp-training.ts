@@ -13,7 +13,7 @@ import { createRng, deriveSeed, seededPermutation } from '../core/random.js';
 import { buildMlp, type MlpOptions, type ResolvedMlpOptions, resolveMlpOptions } from './mlp.js';
 import type { TfModule, TfRuntime } from './tf-backend.js';
 
-/** Row-major scaled features and 0/1 labels. */
+/** Row-major scaled features and targets (0/1 labels for a probability output). */
 export interface TrainingRows {
   readonly x: Float32Array;
   readonly y: Float32Array;
@@ -25,7 +25,7 @@ export interface EpochLog {
   /** 1-based. */
   readonly epoch: number;
   readonly epochs: number;
-  /** Mean training binary cross-entropy of the epoch (dropout active). */
+  /** Mean training loss of the epoch (binary cross-entropy, or squared error for a value output; dropout active). */
   readonly loss: number;
   readonly validationLoss?: number;
   readonly seconds: number;
@@ -53,7 +53,7 @@ export interface MlpTrainingResult {
 /** Rows per forward pass when scoring the validation set. */
 const EVAL_CHUNK = 8192;
 
-function checkRows(data: TrainingRows, what: string): void {
+function checkRows(data: TrainingRows, what: string, binary: boolean): void {
   if (!Number.isInteger(data.rows) || data.rows < 1) {
     throw new DataError(`${what} set has no rows`, { field: what });
   }
@@ -64,8 +64,13 @@ function checkRows(data: TrainingRows, what: string): void {
     );
   }
   for (let i = 0; i < data.y.length; i++) {
-    const v = data.y[i];
-    if (v !== 0 && v !== 1) throw new DataError(`label ${v} is not 0 or 1`, { field: `${what}.labels`, index: i });
+    const v = data.y[i]!;
+    if (binary ? v !== 0 && v !== 1 : !Number.isFinite(v)) {
+      throw new DataError(`label ${v} is not ${binary ? '0 or 1' : 'a finite number'}`, {
+        field: `${what}.labels`,
+        index: i,
+      });
+    }
   }
   for (let i = 0; i < data.x.length; i++) {
     if (!Number.isFinite(data.x[i]!)) {
@@ -118,8 +123,21 @@ function forwardLogits(
   return h;
 }
 
-/** Mean binary cross-entropy of the model on `data`, in chunks, without dropout. */
-function meanLoss(rt: TfRuntime, data: TrainingRows, vars: readonly DenseVars[]): number {
+/** The training loss from the network's last layer before its output activation. */
+function lossOf(tf: TfModule, output: ResolvedMlpOptions['output'], y: Tf.Tensor2D, logits: Tf.Tensor2D, sum = false) {
+  const reduction = sum ? tf.Reduction.SUM : tf.Reduction.SUM_BY_NONZERO_WEIGHTS;
+  return output === 'value'
+    ? tf.losses.meanSquaredError(y, logits, undefined, reduction)
+    : tf.losses.sigmoidCrossEntropy(y, logits, undefined, 0, reduction);
+}
+
+/** Mean loss of the model on `data`, in chunks, without dropout. */
+function meanLoss(
+  rt: TfRuntime,
+  data: TrainingRows,
+  vars: readonly DenseVars[],
+  output: ResolvedMlpOptions['output'],
+): number {
   const { tf } = rt;
   let sum = 0;
   for (let start = 0; start < data.rows; start += EVAL_CHUNK) {
@@ -127,7 +145,7 @@ function meanLoss(rt: TfRuntime, data: TrainingRows, vars: readonly DenseVars[])
     const part = tf.tidy(() => {
       const x = tf.tensor2d(data.x.subarray(start * data.cols, (start + n) * data.cols), [n, data.cols]);
       const y = tf.tensor2d(data.y.subarray(start, start + n), [n, 1]);
-      return tf.losses.sigmoidCrossEntropy(y, forwardLogits(tf, x, vars, 0, undefined), undefined, 0, tf.Reduction.SUM);
+      return lossOf(tf, output, y, forwardLogits(tf, x, vars, 0, undefined), true);
     });
     sum += (part.dataSync() as Float32Array)[0]!;
     part.dispose();
@@ -147,9 +165,10 @@ export async function trainMlp(
   hooks: MlpTrainingHooks = {},
 ): Promise<MlpTrainingResult> {
   const opts = resolveMlpOptions(options);
-  checkRows(train, 'train');
+  const binary = opts.output === 'probability';
+  checkRows(train, 'train', binary);
   if (validation !== undefined) {
-    checkRows(validation, 'validation');
+    checkRows(validation, 'validation', binary);
     if (validation.cols !== train.cols) {
       throw new DataError(`validation rows have ${validation.cols} values, training rows ${train.cols}`, {
         field: 'validation',
@@ -196,7 +215,7 @@ export async function trainMlp(
           const x = tf.tensor2d(xBatch.subarray(0, n * cols), [n, cols]);
           const y = tf.tensor2d(yBatch.subarray(0, n), [n, 1]);
           const cost = optimizer.minimize(
-            () => tf.losses.sigmoidCrossEntropy(y, forwardLogits(tf, x, vars, opts.dropout, dropoutSeed)) as Tf.Scalar,
+            () => lossOf(tf, opts.output, y, forwardLogits(tf, x, vars, opts.dropout, dropoutSeed)) as Tf.Scalar,
             true,
             varList,
           ) as Tf.Scalar;
@@ -207,7 +226,7 @@ export async function trainMlp(
       }
       const loss = (lossSum.dataSync() as Float32Array)[0]! / train.rows;
       lossSum.dispose();
-      const validationLoss = validation !== undefined ? meanLoss(rt, validation, vars) : undefined;
+      const validationLoss = validation !== undefined ? meanLoss(rt, validation, vars, opts.output) : undefined;
       const seconds = (performance.now() - t0) / 1000;
       totalSeconds += seconds;
       const log: EpochLog = {

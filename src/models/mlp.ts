@@ -40,7 +40,15 @@ export interface MlpOptions {
   readonly seed?: number;
   /** Visit training rows in a seeded random order each epoch (default true); false keeps time order. */
   readonly shuffle?: boolean;
+  /**
+   * 'probability' (default): a sigmoid output trained on 0/1 labels with
+   * binary cross-entropy; 'value': a linear output trained on real targets
+   * with mean squared error (the return and volatility targets).
+   */
+  readonly output?: MlpOutput;
 }
+
+export type MlpOutput = 'probability' | 'value';
 
 export interface ResolvedMlpOptions {
   readonly layers: readonly number[];
@@ -51,6 +59,7 @@ export interface ResolvedMlpOptions {
   readonly earlyStopping: { readonly patience: number; readonly minDelta: number } | false;
   readonly seed: number;
   readonly shuffle: boolean;
+  readonly output: MlpOutput;
 }
 
 export const DEFAULT_MLP_OPTIONS: ResolvedMlpOptions = {
@@ -62,6 +71,7 @@ export const DEFAULT_MLP_OPTIONS: ResolvedMlpOptions = {
   earlyStopping: { patience: 5, minDelta: 0 },
   seed: 42,
   shuffle: true,
+  output: 'probability',
 };
 
 function positiveInt(value: number, field: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -110,7 +120,15 @@ export function resolveMlpOptions(options: MlpOptions = {}): ResolvedMlpOptions 
     earlyStopping,
     seed: assertSeed(options.seed ?? d.seed),
     shuffle: options.shuffle ?? d.shuffle,
+    output: resolveOutput(options.output ?? d.output),
   };
+}
+
+function resolveOutput(output: MlpOutput): MlpOutput {
+  if (output !== 'probability' && output !== 'value') {
+    throw new ConfigError(`output must be 'probability' or 'value', got '${String(output)}'`, { field: 'output' });
+  }
+  return output;
 }
 
 /**
@@ -127,7 +145,7 @@ export function buildMlp(tf: TfModule, inputWidth: number, options: ResolvedMlpO
       tf.layers.dense({
         name: `dense_${i + 1}`,
         units: u,
-        activation: last ? 'sigmoid' : 'relu',
+        activation: last ? (options.output === 'value' ? 'linear' : 'sigmoid') : 'relu',
         ...(i === 0 ? { inputShape: [inputWidth] } : {}),
         kernelInitializer: tf.initializers.glorotUniform({ seed: deriveSeed(options.seed, i + 1) }),
         biasInitializer: 'zeros',

@@ -1,11 +1,15 @@
 /**
- * The one Predictor implementation: any backend (ScaledModel) plus the scaler
- * and metadata saved with it. Input checks, scaling and the optional cache of
- * repeated inputs live here once, whatever runs the model.
+ * The one Predictor implementation: any backend (ScaledModel) plus the scaler,
+ * calibration and metadata saved with it. Input checks, scaling, calibration,
+ * the conversion of regression outputs from model space, and the optional
+ * cache of repeated inputs live here once, whatever runs the model, so every
+ * path (batch, streaming, API, embedded) answers the same.
  */
 import { LRUCache } from 'lru-cache';
 import { DataError, ModelError } from '../core/errors.js';
 import type { FeatureScaler } from '../features/scaler.js';
+import { fromModelSpace, type TargetKind } from '../features/targets.js';
+import { type Calibration, calibrate } from './calibration.js';
 import type { ModelMeta } from './model-meta.js';
 import type { PredictionCacheStats, Predictor } from './predictor.js';
 import type { ScaledModel } from './scaled-model.js';
@@ -17,12 +21,16 @@ export interface ModelPredictorOptions {
   cache?: number;
   /** Column names for error messages (default: the scaler's feature names). */
   featureNames?: readonly string[];
+  /** Applied to every direction probability (calibration.json); absent = raw probabilities. */
+  calibration?: Calibration;
 }
 
 export class ModelPredictor implements Predictor {
   readonly modelVersion: string;
   readonly inputWidth: number;
   readonly featureNames: readonly string[];
+  readonly target: TargetKind;
+  readonly calibration: Calibration | undefined;
   private readonly cache: LRUCache<string, number> | undefined;
   private hits = 0;
   private misses = 0;
@@ -47,6 +55,13 @@ export class ModelPredictor implements Predictor {
       });
     }
     this.featureNames = options.featureNames ?? scaler.featureNames;
+    this.target = meta.label.kind;
+    this.calibration = options.calibration;
+    if (this.calibration !== undefined && (this.calibration.method === 'residual') === (this.target === 'direction')) {
+      throw new ModelError(`a ${this.calibration.method} calibration does not fit a ${this.target} model`, {
+        field: 'calibration',
+      });
+    }
     const size = options.cache ?? 0;
     if (!Number.isInteger(size) || size < 0) {
       throw new ModelError(`cache size must be an integer >= 0, got ${size}`, { field: 'cache' });
@@ -80,15 +95,24 @@ export class ModelPredictor implements Predictor {
     // The scaler takes arrays; a plain ArrayLike (e.g. a Buffer view) is copied once.
     const input = ArrayBuffer.isView(row) || Array.isArray(row) ? (row as Float64Array) : Float64Array.from(row);
     const scaled = this.scaler.transform(input, new Float32Array(width));
-    const p = (await this.model.predictScaled(scaled))[0];
-    if (p === undefined || !(p >= 0 && p <= 1)) {
-      throw new ModelError(`the model answered ${p}, not a probability in [0, 1]`, { field: 'prediction' });
-    }
+    const raw = (await this.model.predictScaled(scaled))[0];
+    const p = this.finish(raw, 0);
     if (key !== undefined) this.cache!.set(key, p);
     return p;
   }
 
   async predictBatch(rows: Float32Array): Promise<Float32Array> {
+    const out = await this.predictBatchRaw(rows);
+    for (let i = 0; i < out.length; i++) out[i] = this.finish(out[i], i);
+    return out;
+  }
+
+  /**
+   * The model's own answers before calibration (direction: raw probabilities)
+   * or conversion from model space (regression), checked to be probabilities
+   * (direction) or finite. For reliability diagrams and calibration fitting.
+   */
+  async predictBatchRaw(rows: Float32Array): Promise<Float32Array> {
     this.assertOpen();
     const width = this.inputWidth;
     if (rows.length % width !== 0) {
@@ -103,16 +127,33 @@ export class ModelPredictor implements Predictor {
     if (out.length !== rows.length / width) {
       throw new ModelError(`the model answered ${out.length} probabilities for ${rows.length / width} rows`);
     }
-    for (let i = 0; i < out.length; i++) {
-      const p = out[i]!;
-      if (!(p >= 0 && p <= 1)) {
-        throw new ModelError(`the model answered ${p} for row ${i}, not a probability in [0, 1]`, {
-          field: 'prediction',
-          index: i,
-        });
-      }
-    }
+    for (let i = 0; i < out.length; i++) this.check(out[i], i);
     return out;
+  }
+
+  /** A raw direction probability through this model's calibration (itself when uncalibrated). */
+  calibrate(p: number): number {
+    return this.calibration === undefined || this.calibration.method === 'residual'
+      ? p
+      : calibrate(this.calibration, p);
+  }
+
+  /** A raw answer checked, then calibrated or taken out of model space. */
+  private finish(raw: number | undefined, row: number): number {
+    const v = this.check(raw, row);
+    return this.target === 'direction' ? this.calibrate(v) : fromModelSpace(this.target, v);
+  }
+
+  private check(raw: number | undefined, row: number): number {
+    const ok = raw !== undefined && (this.target === 'direction' ? raw >= 0 && raw <= 1 : Number.isFinite(raw));
+    if (!ok) {
+      const what = this.target === 'direction' ? 'a probability in [0, 1]' : 'a finite number';
+      throw new ModelError(`the model answered ${raw} for row ${row}, not ${what}`, {
+        field: 'prediction',
+        index: row,
+      });
+    }
+    return raw;
   }
 
   cacheStats(): PredictionCacheStats {

@@ -41,6 +41,16 @@ export interface ScoreSummary {
   readonly baseRate: number | null;
   /** Accuracy of always calling the majority outcome: max(baseRate, 1 - baseRate). */
   readonly noSkillAccuracy: number | null;
+  /** Brier score of always predicting the base rate: b(1 - b), the constant a probability has to beat. */
+  readonly baseRateBrier: number | null;
+  /**
+   * Accuracy of "the next candle reverses the last" and of "the next candle
+   * continues the last", on the same outcomes (a flat last candle calls up).
+   * Over the outcomes whose last move is known (`baselineRows`); null without any.
+   */
+  readonly reversalAccuracy: number | null;
+  readonly momentumAccuracy: number | null;
+  readonly baselineRows: number;
 }
 
 export class OutcomeStats {
@@ -51,14 +61,29 @@ export class OutcomeStats {
   private predictedUp = 0;
   private actualUp = 0;
   private brierSum = 0;
+  private baselineRows = 0;
+  private reversalHits = 0;
+  private momentumHits = 0;
   private logLossSum = 0;
   private readonly binCount = new Float64Array(CALIBRATION_BINS);
   private readonly binPredicted = new Float64Array(CALIBRATION_BINS);
   private readonly binUp = new Float64Array(CALIBRATION_BINS);
 
-  /** `prob` is P(up); the prediction calls "up" when prob > threshold. */
-  add(prob: number, threshold: number, outcome: 0 | 1): void {
+  /**
+   * `prob` is P(up); the prediction calls "up" when prob > threshold.
+   * `lastMove` is the signed move of the candle the prediction was made on
+   * (e.g. its log return), for the reversal and momentum baselines; NaN or
+   * absent when unknown.
+   */
+  add(prob: number, threshold: number, outcome: 0 | 1, lastMove = Number.NaN): void {
     const callsUp = prob > threshold;
+    if (!Number.isNaN(lastMove)) {
+      this.baselineRows++;
+      const reversalUp = lastMove <= 0;
+      const momentumUp = lastMove >= 0;
+      if (reversalUp === (outcome === 1)) this.reversalHits++;
+      if (momentumUp === (outcome === 1)) this.momentumHits++;
+    }
     this.scored++;
     if (callsUp === (outcome === 1)) this.correct++;
     if (callsUp) this.predictedUp++;
@@ -94,6 +119,10 @@ export class OutcomeStats {
       calibration: this.calibration(),
       baseRate,
       noSkillAccuracy: baseRate === null ? null : Math.max(baseRate, 1 - baseRate),
+      baseRateBrier: baseRate === null ? null : baseRate * (1 - baseRate),
+      reversalAccuracy: ratio(this.reversalHits, this.baselineRows),
+      momentumAccuracy: ratio(this.momentumHits, this.baselineRows),
+      baselineRows: this.baselineRows,
     };
   }
 

@@ -262,7 +262,7 @@ export class PythonScaledModel implements ScaledModel {
  */
 export async function loadPythonModel(
   files: ModelFiles,
-  meta: ModelMeta,
+  meta: Pick<ModelMeta, 'kind' | 'name' | 'inputWidth' | 'python'>,
   options: { scriptDirs: readonly string[]; python?: string; requestTimeoutMs?: number; logger?: Logger },
 ): Promise<ScaledModel> {
   if (meta.kind !== 'python' || meta.python === undefined) {

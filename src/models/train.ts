@@ -1,56 +1,60 @@
 /**
- * Training: candles -> dataset -> chronological split -> scaler fitted on the
- * training rows only -> network (TensorFlow.js MLP or a Python script) ->
- * scores on the held-out later rows -> model files with meta.json, scaler.json
- * and a manifest, plus a ready Predictor.
+ * Training: candles -> dataset -> chronological slices (fit, early stopping,
+ * calibration, test) -> scaler fitted on the fitting rows only -> the model
+ * kind's fit (model-kinds.ts) -> calibration on the rows after it -> scores on
+ * the held-out test rows next to the naive baselines -> model files with
+ * meta.json, scaler.json, calibration.json and a manifest, plus a ready
+ * Predictor.
  *
  * No look-ahead: features at candle t use only candles closed at or before t
- * (the streaming extractor), labels look `horizon` candles ahead, and the
- * `horizon` rows before the validation period are left out of training (the
- * embargo) so no training label overlaps it.
+ * (the streaming extractor), labels look `horizon` candles ahead, and
+ * `horizon` rows between consecutive slices are left out (the embargo) so no
+ * label of an earlier slice overlaps a later one. The test rows were seen by
+ * nothing: not the fit, not early stopping, not calibration.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { ConfigError, DataError } from '../core/errors.js';
+import { DataError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { assertSeed } from '../core/random.js';
 import type { Candle } from '../core/types.js';
 import { buildDataset, type Dataset } from '../features/dataset.js';
-import { splitChronological } from '../features/dataset-splits.js';
+import { type FittingSplit, splitTail } from '../features/dataset-splits.js';
+import { DEFAULT_VOLATILITY_SPAN } from '../features/ewma-volatility.js';
 import type { FeatureSetName } from '../features/feature-schema.js';
 import { FeatureScaler, type ScalerKind } from '../features/scaler.js';
-import { evaluatePredictions } from './evaluation.js';
-import { defaultModelVersion } from './load-model.js';
-import { type MlpOptions, resolveMlpOptions } from './mlp.js';
-import { type EpochLog, trainMlp } from './mlp-training.js';
-import { type ModelFiles, withManifest } from './model-files.js';
-import { META_FILE, type ModelKind, type ModelMeta, SCALER_FILE, type ValidationMetrics } from './model-meta.js';
-import { ModelPredictor } from './model-predictor.js';
+import type { TargetKind } from '../features/targets.js';
 import {
-  BUNDLED_PYTHON_DIR,
-  EXAMPLE_PYTHON_SCRIPT,
-  fitPythonModel,
-  loadPythonModel,
-  pythonScriptInfo,
-} from './python-model.js';
-import type { ScaledModel } from './scaled-model.js';
-import { loadTf } from './tf-backend.js';
-import { TfjsScaledModel } from './tfjs-model.js';
-import { layersModelToFiles } from './tfjs-model-io.js';
+  CALIBRATION_FILE,
+  type Calibration,
+  type CalibrationMethod,
+  calibrationToJSON,
+  fitCalibration,
+  fitResidual,
+} from './calibration.js';
+import { evaluatePredictions, evaluateRegression } from './evaluation.js';
+import { defaultModelVersion } from './load-model.js';
+import type { EpochLog } from './mlp-training.js';
+import { type ModelFiles, withManifest } from './model-files.js';
+import {
+  assertFits,
+  type FittedBackend,
+  type KindOptions,
+  modelKind,
+  type NetworkOptions,
+  type PythonTrainOptions,
+} from './model-kinds.js';
+import {
+  META_FILE,
+  type ModelKind,
+  type ModelMeta,
+  type RegressionMetrics,
+  SCALER_FILE,
+  type ValidationMetrics,
+} from './model-meta.js';
+import { ModelPredictor } from './model-predictor.js';
 
-/** The network's options without the seed (given once, at the top level). */
-export type NetworkOptions = Omit<MlpOptions, 'seed'>;
-
-export interface PythonTrainOptions {
-  /** Absolute path of the model script (default: the bundled logistic regression example). */
-  readonly script?: string;
-  /** Passed to the script's `fit` (the seed is added). */
-  readonly params?: Record<string, unknown>;
-  readonly timeoutMs?: number;
-  /** Python executable (default python3). */
-  readonly python?: string;
-}
+export type { NetworkOptions, PythonTrainOptions };
 
 /** Where training data came from, recorded in meta.json. */
 export interface TrainingSource {
@@ -63,13 +67,16 @@ export interface TrainingSource {
   readonly dataHash: string;
 }
 
-export interface FitOptions {
-  /** Default 'tfjs'. */
+/** The model kind `train` and the walk-forward backtest use unless told otherwise. */
+export const DEFAULT_MODEL_KIND: ModelKind = 'logistic';
+
+export interface FitOptions extends KindOptions {
+  /** Default DEFAULT_MODEL_KIND. */
   kind?: ModelKind;
-  /** Default 'zscore'. */
+  /** Default 'zscore' (clipped to +/-5 sd). */
   scaler?: ScalerKind;
-  network?: NetworkOptions;
-  python?: PythonTrainOptions;
+  /** Direction models: 'platt' (default), 'isotonic' or 'none'. Needs calibration rows. */
+  calibration?: CalibrationMethod | 'none';
   /** Seeds everything random in training (default 42). */
   seed?: number;
   /** Default 'model'. */
@@ -91,16 +98,22 @@ export interface FitResult {
   readonly files: ModelFiles;
   readonly meta: ModelMeta;
   readonly predictor: ModelPredictor;
-  /** Scores on the validation rows (absent without validation rows). */
+  /** Direction: scores on the test rows next to the baselines (absent without test rows). */
   readonly validation: ValidationMetrics | undefined;
-  /** Probabilities the model gave the validation rows, in order. */
-  readonly validationPredictions: Float32Array | undefined;
-  /** Per-epoch log (TensorFlow.js models; empty for Python). */
+  /** Return and volatility: scores on the test rows next to the naive forecast. */
+  readonly regression: RegressionMetrics | undefined;
+  /** What the model answered for the test rows, in order (calibrated probabilities, or the target's units). */
+  readonly testPredictions: Float32Array | undefined;
+  /** Direction: the model's raw probabilities and the calibrated ones on the calibration rows (reliability diagram). */
+  readonly calibrationCheck:
+    | { readonly raw: Float32Array; readonly calibrated: Float32Array; readonly labels: Float32Array }
+    | undefined;
+  /** Per-epoch log (TensorFlow.js models; empty otherwise). */
   readonly history: readonly EpochLog[];
-  /** 'node', 'wasm' or 'cpu' for TensorFlow.js models; 'python' for Python ones. */
+  /** 'node', 'wasm' or 'cpu' for TensorFlow.js models; 'python', 'typescript', ... */
   readonly backend: string;
   readonly backendReason: string;
-  /** Training throughput in rows per second per epoch (TensorFlow.js models). */
+  /** Training throughput in rows per second (per epoch for TensorFlow.js models). */
   readonly samplesPerSecond: number | undefined;
   readonly info: Readonly<Record<string, unknown>>;
 }
@@ -109,13 +122,19 @@ export interface TrainModelOptions extends Omit<FitOptions, 'source'> {
   candles: readonly Candle[];
   /** Default 'relative'. */
   featureSet?: FeatureSetName;
+  /** Default 'direction'. */
+  target?: TargetKind;
   /** Candles ahead the label looks (default 1). */
   horizon?: number;
   /** Feature rows per sample (default 1). */
   lookback?: number;
-  /** Drop samples whose |return over the horizon| is <= this (default 0). */
+  /** Direction: drop samples whose |return over the horizon| is <= this (default 0). */
   labelThreshold?: number;
-  /** The last fraction of rows held out for validation (default 0.2). */
+  /** The last fraction of rows held out and scored (default 0.2). */
+  testFraction?: number;
+  /** Fraction of rows for calibration, before the test rows (default 0.15; 0 = uncalibrated). */
+  calibrationFraction?: number;
+  /** Fraction of rows for early stopping, before the calibration rows, for kinds that stop early (default 0.15). */
   validationFraction?: number;
 }
 
@@ -125,10 +144,14 @@ export interface TrainModelResult extends FitResult {
     readonly cols: number;
     readonly trainRows: number;
     readonly validationRows: number;
-    /** Rows left out between training and validation (= horizon). */
+    readonly calibrationRows: number;
+    readonly testRows: number;
+    /** Rows left out between consecutive slices (= horizon). */
     readonly embargo: number;
   };
 }
+
+export const TRAIN_DEFAULTS = { testFraction: 0.2, calibrationFraction: 0.15, validationFraction: 0.15 } as const;
 
 /** sha256 of the candles' open times and OHLCV as little-endian float64, in order. */
 export function hashCandles(candles: readonly Candle[]): string {
@@ -176,211 +199,212 @@ function jsonBytes(value: unknown): Uint8Array {
   return encoder.encode(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/**
- * Fits one model on `train` and scores it on `validation` (rows that come
- * after `train` in time; also used for early stopping). The scaler is fitted on
- * `train` only. The walk-forward backtest calls this once per window.
- */
-export async function fitOnDataset(
-  train: Dataset,
-  validation: Dataset | undefined,
-  options: FitOptions = {},
-): Promise<FitResult> {
-  const kind = options.kind ?? 'tfjs';
-  if (kind !== 'tfjs' && kind !== 'python') {
-    throw new ConfigError(`unknown model kind '${String(kind)}' (expected tfjs or python)`, { field: 'kind' });
+/** Throws unless every row of `later` comes after every row of `earlier`. */
+function assertAfter(earlier: Dataset | undefined, later: Dataset | undefined, what: string): void {
+  if (earlier === undefined || later === undefined || earlier.rows === 0 || later.rows === 0) return;
+  if (earlier.cols !== later.cols) {
+    throw new DataError(`${what} rows have ${later.cols} values, earlier rows ${earlier.cols}`, { field: what });
   }
+  if (later.timestamps[0]! <= earlier.timestamps[earlier.rows - 1]!) {
+    throw new DataError(`${what} rows must come after every earlier row (chronological split)`, { field: what });
+  }
+}
+
+function meanAbs(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += Math.abs(values[i]!);
+  return values.length > 0 ? sum / values.length : 0;
+}
+
+/**
+ * The scale of a direction model's predicted move: mean |log return over the
+ * horizon| / mean(EWMA volatility x sqrt(horizon)) over the fitting rows.
+ */
+function magnitudeScale(fit: Dataset): number | undefined {
+  const root = Math.sqrt(fit.horizon);
+  let moves = 0;
+  let vols = 0;
+  for (let i = 0; i < fit.rows; i++) {
+    moves += Math.abs(fit.outcomes[i]!);
+    vols += fit.volatility[i]! * root;
+  }
+  return vols > 0 && moves > 0 ? moves / vols : undefined;
+}
+
+/**
+ * Fits one model on `split.fit` (early stopping on `split.validation` for
+ * kinds that use it), calibrates it on `split.calibration`, and scores it on
+ * `split.test`. Each slice must come after the previous one in time; the
+ * scaler is fitted on the fitting rows only. The walk-forward backtest calls
+ * this once per window (without test rows: its test window is traded).
+ */
+export async function fitOnDataset(split: FittingSplit, options: FitOptions = {}): Promise<FitResult> {
+  const { fit } = split;
+  const def = modelKind(options.kind ?? DEFAULT_MODEL_KIND);
+  const target = fit.target;
+  assertFits(def, target);
   const seed = assertSeed(options.seed ?? 42);
   const name = options.name ?? 'model';
   const logger = options.logger ?? silentLogger;
-  if (train.rows < 1) throw new DataError('no training rows', { field: 'train' });
-  if (validation !== undefined) {
-    if (validation.cols !== train.cols) {
-      throw new DataError(`validation rows have ${validation.cols} values, training rows ${train.cols}`, {
-        field: 'validation',
-      });
-    }
-    if (validation.rows > 0 && train.rows > 0 && validation.timestamps[0]! <= train.timestamps[train.rows - 1]!) {
-      throw new DataError('validation rows must come after every training row (chronological split)', {
-        field: 'validation',
-      });
-    }
-  }
-  const hasValidation = validation !== undefined && validation.rows > 0;
-  const cols = train.cols;
+  if (fit.rows < 1) throw new DataError('no training rows', { field: 'train' });
+  const validation = def.usesValidation && (split.validation?.rows ?? 0) > 0 ? split.validation : undefined;
+  const calibrationRows = (split.calibration?.rows ?? 0) > 0 ? split.calibration : undefined;
+  const test = (split.test?.rows ?? 0) > 0 ? split.test : undefined;
+  assertAfter(fit, validation, 'validation');
+  assertAfter(validation ?? fit, calibrationRows, 'calibration');
+  assertAfter(calibrationRows ?? validation ?? fit, test, 'test');
+  const method = target === 'direction' ? (options.calibration ?? 'platt') : 'residual';
+  const cols = fit.cols;
 
-  const scaler = new FeatureScaler({ kind: options.scaler ?? 'zscore', featureNames: train.featureNames });
-  scaler.fit(train.features, cols);
-  const trainX = scaler.transform(train.features, new Float32Array(train.features.length));
-  const validX = hasValidation
-    ? scaler.transform(validation.features, new Float32Array(validation.features.length))
-    : undefined;
+  const scaler = new FeatureScaler({ kind: options.scaler ?? 'zscore', featureNames: fit.featureNames });
+  scaler.fit(fit.features, cols);
+  const scaled = (ds: Dataset) => scaler.transform(ds.features, new Float32Array(ds.features.length));
 
-  const datasetOptions = {
-    featureSet: train.schema.name,
-    horizon: train.horizon,
-    lookback: train.lookback,
-    labelThreshold: train.labelThreshold,
-    scaler: scaler.kind,
-    ...options.extraOptions,
-  };
-  const lastRow = hasValidation ? validation : train;
-  const source: TrainingSource = options.source ?? {
-    symbol: 'unknown',
-    timeframe: 'unknown',
-    from: train.timestamps[0]!,
-    to: lastRow.timestamps[lastRow.rows - 1]!,
-    dataHash: datasetHash(hasValidation ? [train, validation] : [train]),
-  };
-  const createdAt =
-    options.createdAt === undefined
-      ? new Date().toISOString()
-      : typeof options.createdAt === 'string'
-        ? options.createdAt
-        : options.createdAt.toISOString();
-
-  const metaWithout = (
-    trainingOptions: Record<string, unknown>,
-    versions: Record<string, string>,
-    python?: ModelMeta['python'],
-  ): ModelMeta => ({
-    formatVersion: 1,
-    kind,
-    name,
-    createdAt,
-    featureSchema: train.schema,
-    lookback: train.lookback,
-    inputWidth: cols,
-    scaler: scaler.kind,
-    label: { kind: 'direction', horizon: train.horizon, threshold: train.labelThreshold },
-    training: {
-      symbol: source.symbol,
-      timeframe: source.timeframe,
-      from: source.from,
-      to: source.to,
-      trainRows: train.rows,
-      ...(hasValidation ? { validationFrom: validation.timestamps[0]! } : {}),
-      dataHash: source.dataHash,
-      seed,
-      options: trainingOptions,
-    },
-    versions: { quantflow: packageVersion(), node: process.versions.node, ...versions },
-    ...(python !== undefined ? { python } : {}),
-  });
-
-  let model: ScaledModel;
-  let backendFiles: Map<string, Uint8Array>;
-  let meta: ModelMeta;
-  let history: readonly EpochLog[] = [];
-  let backend: string;
-  let backendReason: string;
-  let samplesPerSecond: number | undefined;
-  let info: Record<string, unknown>;
-
-  if (kind === 'tfjs') {
-    const rt = await loadTf({ logger });
-    const network = resolveMlpOptions({ ...options.network, seed });
-    logger.info('training tensorflow.js model', {
-      name,
-      backend: rt.backend,
-      trainRows: train.rows,
-      validationRows: validation?.rows ?? 0,
+  const fitted: FittedBackend = await def.fit!(
+    {
+      target,
       cols,
-    });
-    const result = await trainMlp(
-      rt,
-      { x: trainX, y: train.labels, rows: train.rows, cols },
-      validX !== undefined && hasValidation
-        ? { x: validX, y: validation.labels, rows: validation.rows, cols }
-        : undefined,
-      network,
-      {
-        onEpoch: async (log) => {
-          logger.debug('epoch', { ...log });
-          await options.onEpoch?.(log);
+      train: { x: scaled(fit), y: fit.labels, rows: fit.rows },
+      ...(validation !== undefined
+        ? { validation: { x: scaled(validation), y: validation.labels, rows: validation.rows } }
+        : {}),
+      seed,
+      logger,
+      ...(options.onEpoch !== undefined ? { onEpoch: options.onEpoch } : {}),
+    },
+    options,
+  );
+  const { model } = fitted;
+  try {
+    let calibration: Calibration | undefined;
+    let rawCalibration: Float32Array | undefined;
+    if (calibrationRows !== undefined && method !== 'none') {
+      rawCalibration = await model.predictScaled(scaled(calibrationRows));
+      calibration =
+        method === 'residual'
+          ? fitResidual(rawCalibration, calibrationRows.labels)
+          : fitCalibration(method, rawCalibration, calibrationRows.labels);
+    }
+    const lastRow = test ?? calibrationRows ?? validation ?? fit;
+    const source: TrainingSource = options.source ?? {
+      symbol: 'unknown',
+      timeframe: 'unknown',
+      from: fit.timestamps[0]!,
+      to: lastRow.timestamps[lastRow.rows - 1]!,
+      dataHash: datasetHash([fit, validation, calibrationRows, test].filter((d): d is Dataset => d !== undefined)),
+    };
+    const createdAt =
+      options.createdAt === undefined
+        ? new Date().toISOString()
+        : typeof options.createdAt === 'string'
+          ? options.createdAt
+          : options.createdAt.toISOString();
+    const scale = target === 'direction' ? magnitudeScale(fit) : undefined;
+    let meta: ModelMeta = {
+      formatVersion: 1,
+      kind: def.kind,
+      name,
+      createdAt,
+      featureSchema: fit.schema,
+      lookback: fit.lookback,
+      inputWidth: cols,
+      scaler: scaler.kind,
+      label:
+        target === 'direction'
+          ? { kind: 'direction', horizon: fit.horizon, threshold: fit.labelThreshold }
+          : { kind: target, horizon: fit.horizon },
+      ...(calibration !== undefined && calibrationRows !== undefined
+        ? {
+            calibration: {
+              method: calibration.method,
+              rows: calibrationRows.rows,
+              from: calibrationRows.timestamps[0]!,
+            },
+          }
+        : {}),
+      ...(scale !== undefined ? { magnitude: { volatilitySpan: DEFAULT_VOLATILITY_SPAN, scale } } : {}),
+      training: {
+        symbol: source.symbol,
+        timeframe: source.timeframe,
+        from: source.from,
+        to: source.to,
+        trainRows: fit.rows,
+        ...(target === 'direction' ? { upRate: meanAbs(fit.labels) } : {}),
+        ...(validation !== undefined ? { validationFrom: validation.timestamps[0]! } : {}),
+        dataHash: source.dataHash,
+        seed,
+        options: {
+          featureSet: fit.schema.name,
+          target,
+          horizon: fit.horizon,
+          lookback: fit.lookback,
+          labelThreshold: fit.labelThreshold,
+          scaler: scaler.kind,
+          calibration: method,
+          ...fitted.options,
+          ...options.extraOptions,
         },
       },
-    );
-    const tfModel = new TfjsScaledModel(rt, result.model, { logger });
-    model = tfModel;
-    try {
-      backendFiles = await layersModelToFiles(rt.tf, result.model);
-    } catch (err) {
-      await model.dispose();
-      throw err;
-    }
-    history = result.history;
-    backend = rt.backend;
-    backendReason = rt.reason;
-    samplesPerSecond = result.samplesPerSecond;
-    info = {
-      epochsRun: result.epochsRun,
-      bestEpoch: result.bestEpoch,
-      stoppedEarly: result.stoppedEarly,
-      fastPath: tfModel.fastPath !== undefined,
+      versions: { quantflow: packageVersion(), node: process.versions.node, ...fitted.versions },
+      ...(fitted.python !== undefined ? { python: fitted.python } : {}),
     };
-    const { seed: _seed, ...network_ } = network;
-    meta = metaWithout(
-      { ...datasetOptions, network: network_, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun },
-      rt.versions,
-    );
-  } else {
-    const script = options.python?.script ?? path.join(BUNDLED_PYTHON_DIR, EXAMPLE_PYTHON_SCRIPT);
-    if (!path.isAbsolute(script)) {
-      throw new ConfigError(`python script must be an absolute path, got '${script}'`, { field: 'python.script' });
-    }
-    const scriptInfo = await pythonScriptInfo(script);
-    const params = { ...options.python?.params, seed };
-    logger.info('training python model', { name, script, trainRows: train.rows, cols });
-    const fitted = await fitPythonModel({
-      script,
-      trainX,
-      trainY: new Float32Array(train.labels),
-      cols,
-      params,
-      ...(options.python?.timeoutMs !== undefined ? { timeoutMs: options.python.timeoutMs } : {}),
-      ...(options.python?.python !== undefined ? { python: options.python.python } : {}),
-    });
-    backendFiles = fitted.files;
-    info = fitted.info;
-    const pythonVersion: Record<string, string> =
-      typeof fitted.info.python === 'string' ? { python: fitted.info.python } : {};
-    meta = metaWithout({ ...datasetOptions, python: { script: scriptInfo.script, params } }, pythonVersion, scriptInfo);
-    model = await loadPythonModel(backendFiles, meta, {
-      scriptDirs: [path.dirname(script)],
-      ...(options.python?.python !== undefined ? { python: options.python.python } : {}),
-      ...(options.logger !== undefined ? { logger: options.logger } : {}),
-    });
-    backend = 'python';
-    backendReason = `python script ${scriptInfo.script}`;
-  }
 
-  try {
+    // Scores on the test rows go through the full predictor (scaling, calibration), as serving does.
+    const draft = new ModelPredictor(model, scaler, meta, calibration !== undefined ? { calibration } : {});
     let validationMetrics: ValidationMetrics | undefined;
-    let validationPredictions: Float32Array | undefined;
-    if (hasValidation && validX !== undefined) {
-      validationPredictions = await model.predictScaled(validX);
-      validationMetrics = evaluatePredictions(validationPredictions, validation.labels, { trainLabels: train.labels });
-      meta = { ...meta, validation: validationMetrics };
+    let regression: RegressionMetrics | undefined;
+    let testPredictions: Float32Array | undefined;
+    if (test !== undefined) {
+      testPredictions = await draft.predictBatch(test.features);
+      if (target === 'direction') {
+        validationMetrics = evaluatePredictions(testPredictions, test.labels, {
+          trainLabels: fit.labels,
+          lastMoves: test.lastMoves,
+        });
+        meta = { ...meta, validation: validationMetrics };
+      } else {
+        regression = evaluateRegression(target, testPredictions, test.outcomes, test.naive, {
+          ...(calibration?.method === 'residual' ? { residualSigma: calibration.sigma } : {}),
+        });
+        meta = { ...meta, regression };
+      }
     }
     const files = withManifest(
-      new Map([...backendFiles, [META_FILE, jsonBytes(meta)], [SCALER_FILE, jsonBytes(scaler.toJSON())]]),
+      new Map([
+        ...fitted.files,
+        [META_FILE, jsonBytes(meta)],
+        [SCALER_FILE, jsonBytes(scaler.toJSON())],
+        ...(calibration !== undefined && calibrationRows !== undefined
+          ? [[CALIBRATION_FILE, jsonBytes(calibrationToJSON(calibration, calibrationRows.rows))] as const]
+          : []),
+      ]),
     );
     const predictor = new ModelPredictor(model, scaler, meta, {
       modelVersion: defaultModelVersion(meta, files),
+      ...(calibration !== undefined ? { calibration } : {}),
       ...(options.cache !== undefined ? { cache: options.cache } : {}),
     });
+    let calibrationCheck: FitResult['calibrationCheck'];
+    if (rawCalibration !== undefined && calibrationRows !== undefined && target === 'direction') {
+      calibrationCheck = {
+        raw: rawCalibration,
+        calibrated: rawCalibration.map((p) => predictor.calibrate(p)),
+        labels: calibrationRows.labels,
+      };
+    }
     return {
       files,
       meta,
       predictor,
       validation: validationMetrics,
-      validationPredictions,
-      history,
-      backend,
-      backendReason,
-      samplesPerSecond,
-      info,
+      regression,
+      testPredictions,
+      calibrationCheck,
+      history: fitted.history ?? [],
+      backend: fitted.backend,
+      backendReason: fitted.backendReason,
+      samplesPerSecond: fitted.samplesPerSecond,
+      info: fitted.info,
     };
   } catch (err) {
     await model.dispose();
@@ -389,8 +413,10 @@ export async function fitOnDataset(
 }
 
 /**
- * Trains a model on a candle series: builds the dataset, holds out the last
- * `validationFraction` of rows (after a `horizon`-row embargo), fits and scores.
+ * Trains a model on a candle series: builds the dataset, holds out (from the
+ * end, each after a `horizon`-row embargo) the test rows, before them the
+ * calibration rows and, for kinds that stop early, the early-stopping rows;
+ * fits, calibrates and scores.
  */
 export async function trainModel(options: TrainModelOptions): Promise<TrainModelResult> {
   const { candles } = options;
@@ -398,19 +424,33 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
   const horizon = options.horizon ?? 1;
   const lookback = options.lookback ?? 1;
   const labelThreshold = options.labelThreshold ?? 0;
-  const validationFraction = options.validationFraction ?? 0.2;
+  const target = options.target ?? 'direction';
   const featureSet = options.featureSet ?? 'relative';
-  const ds = buildDataset(candles, { featureSet, horizon, lookback, labelThreshold });
+  const def = modelKind(options.kind ?? DEFAULT_MODEL_KIND);
+  assertFits(def, target);
+  const testFraction = options.testFraction ?? TRAIN_DEFAULTS.testFraction;
+  const calibrationFraction =
+    options.calibration === 'none' ? 0 : (options.calibrationFraction ?? TRAIN_DEFAULTS.calibrationFraction);
+  const validationFraction = def.usesValidation ? (options.validationFraction ?? TRAIN_DEFAULTS.validationFraction) : 0;
+  const ds = buildDataset(candles, { featureSet, horizon, lookback, labelThreshold, target });
   if (ds.rows < 10) {
+    const warm = buildDataset(candles, { featureSet, horizon, lookback, target }).rows;
     throw new DataError(
-      `${candles.length} candles give only ${ds.rows} samples after the feature warm-up; train on more candles`,
-      { field: 'candles' },
+      labelThreshold > 0 && warm >= 10
+        ? `the label threshold ${labelThreshold} leaves ${ds.rows} of ${warm} samples (it drops every move of at most ` +
+            `${(labelThreshold * 100).toFixed(2)}% over ${horizon} candles); lower --label-threshold`
+        : `${candles.length} candles give only ${ds.rows} samples after the feature warm-up; train on more candles`,
+      { field: labelThreshold > 0 && warm >= 10 ? 'labelThreshold' : 'candles' },
     );
   }
-  const split = splitChronological(ds, validationFraction, horizon);
+  const split = splitTail(
+    ds,
+    { validation: validationFraction, calibration: calibrationFraction, test: testFraction },
+    horizon,
+  );
   const first = candles[0]!;
   const last = candles[candles.length - 1]!;
-  const result = await fitOnDataset(split.train, split.validation, {
+  const result = await fitOnDataset(split, {
     ...options,
     source: {
       symbol: first.symbol,
@@ -419,16 +459,25 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
       to: last.timestamp,
       dataHash: hashCandles(candles),
     },
-    extraOptions: { validationFraction, embargo: horizon, candles: candles.length },
+    extraOptions: {
+      testFraction,
+      calibrationFraction,
+      validationFraction,
+      embargo: horizon,
+      candles: candles.length,
+      ...options.extraOptions,
+    },
   });
   return {
     ...result,
     dataset: {
       rows: ds.rows,
       cols: ds.cols,
-      trainRows: split.train.rows,
-      validationRows: split.validation.rows,
-      embargo: split.validationStart - split.trainEnd,
+      trainRows: split.fit.rows,
+      validationRows: split.validation?.rows ?? 0,
+      calibrationRows: split.calibration?.rows ?? 0,
+      testRows: split.test?.rows ?? 0,
+      embargo: horizon,
     },
   };
 }

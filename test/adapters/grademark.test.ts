@@ -56,6 +56,8 @@ beforeAll(async () => {
     seed: 3,
     name: 'grademark-tiny',
     lookback: 2,
+    kind: 'tfjs',
+    calibration: 'none',
     network: { layers: [16, 8], epochs: 4, earlyStopping: false, learningRate: 0.01 },
   });
   model = trained.predictor;
@@ -192,6 +194,8 @@ describe(`grademark backtest of the ML strategy (${hasSharedData(SHARED) ? 'BTC 
       seed: 3,
       name: 'grademark-tiny',
       lookback: 2,
+      kind: 'tfjs',
+      calibration: 'none',
       network: { layers: [16, 8], epochs: 4, earlyStopping: false, learningRate: 0.01 },
     });
     const modelDir = path.join(dir, 'model');

@@ -37,6 +37,7 @@ describe('runWalkForward', () => {
       trainWindow: 800,
       testWindow: 500,
       horizon: HORIZON,
+      kind: 'tfjs',
       network: TINY,
       seed: 3,
       strategy: { threshold: 0.05, fraction: 0.2, allowShort: true },
@@ -60,6 +61,7 @@ describe('runWalkForward', () => {
       // The embargo: horizon rows between the training and the test rows.
       expect(ds.candleIndex.indexOf(w.testCandles[0]) - w.trainRows[1]).toBe(HORIZON);
       expect(w.fitRows + w.validationRows).toBeLessThan(w.trainRows[1] - w.trainRows[0]);
+      expect(w.validationRows).toBeGreaterThan(0);
     }
     // Test windows follow each other without gap or overlap, each traded once.
     for (let k = 1; k < windows.length; k++) {
@@ -80,8 +82,6 @@ describe('runWalkForward', () => {
       expect(w.stats.count).toBe(w.testCandles[1] - w.testCandles[0]);
     }
     expect(predictions.size).toBe(windows.at(-1)!.testCandles[1] - windows[0]!.testCandles[0]);
-    // Differently trained models: their validation scores differ.
-    expect(new Set(windows.map((w) => w.validation?.logLoss)).size).toBe(4);
   });
 
   it('trades all test windows in one continuous run', () => {
@@ -154,7 +154,7 @@ describe('ML backtest of a registered model, API and CLI', () => {
   let candles: Candle[];
   beforeAll(async () => {
     candles = generateSyntheticCandles({ mode: 'planted', count: 1500, seed: 8 });
-    const trained = await trainModel({ candles, network: TINY, name: 'tiny', seed: 1 });
+    const trained = await trainModel({ candles, kind: 'tfjs', network: TINY, name: 'tiny', seed: 1 });
     await trained.predictor.dispose();
     registryDir = path.join(tmp, 'registry');
     const registry = await ModelRegistry.open(registryDir);

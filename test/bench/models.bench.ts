@@ -47,7 +47,12 @@ export async function run(): Promise<void> {
   console.log(`  backend: ${rt.backend} (${rt.reason})`);
 
   const candles = generateSyntheticCandles({ mode: 'regime', seed: 42, count: TRAIN_CANDLES });
-  const trained = await trainModel({ candles, network: { epochs: EPOCHS, earlyStopping: false }, seed: 1 });
+  const trained = await trainModel({
+    candles,
+    kind: 'tfjs',
+    network: { epochs: EPOCHS, earlyStopping: false },
+    seed: 1,
+  });
   const perEpoch = trained.history.map((h) => h.samplesPerSecond);
   console.log(
     `  training, 64-32-16 MLP, batch 256, ${fmt(trained.dataset.trainRows)} rows x ${EPOCHS} epochs: ` +

@@ -200,6 +200,7 @@ describe('predictions', () => {
     const trained = await trainModel({
       candles: generateSyntheticCandles({ mode: 'random-walk', count: 2000, seed: 3 }),
       lookback: 2,
+      kind: 'tfjs',
       network: { epochs: 2, layers: [8], earlyStopping: false },
       seed: 1,
       name: 'leak-test',

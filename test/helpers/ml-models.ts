@@ -31,6 +31,9 @@ export async function trainTinyModel(
     seed: options.seed ?? 7,
     name: options.name ?? 'tiny',
     validationFraction: 0.2,
+    kind: 'tfjs',
+    // Raw probabilities: these models test decisions and parity, not calibration.
+    calibration: 'none',
     network: { layers: [16, 8], epochs: options.epochs ?? 4, earlyStopping: false, learningRate: 0.01 },
   });
   return result.predictor;

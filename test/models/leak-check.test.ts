@@ -18,7 +18,7 @@ const NETWORK = { epochs: 12, earlyStopping: { patience: 3 } } as const;
 describe('leak check', () => {
   it('finds no signal on a pure random walk (accuracy within 50% +/- 3 points)', async () => {
     const candles = syntheticCandles('random-walk', COUNT);
-    const result = await trainModel({ candles, network: NETWORK, seed: 1 });
+    const result = await trainModel({ candles, kind: 'tfjs', network: NETWORK, seed: 1 });
     await result.predictor.dispose();
     const v = result.validation!;
     expect(v.rows).toBeGreaterThanOrEqual(4000);
@@ -32,7 +32,7 @@ describe('leak check', () => {
 
   it('finds the planted signal (clearly above chance and the baselines)', async () => {
     const candles = syntheticCandles('planted', COUNT);
-    const result = await trainModel({ candles, network: NETWORK, seed: 1 });
+    const result = await trainModel({ candles, kind: 'tfjs', network: NETWORK, seed: 1 });
     await result.predictor.dispose();
     const v = result.validation!;
     const best = plantedBestAccuracy(0.25);
@@ -48,7 +48,10 @@ describe('leak check', () => {
     const candles = syntheticCandles('random-walk', COUNT);
     const leaky = withNextReturnColumn(buildDataset(candles, { horizon: 1 }), candles);
     const split = splitChronological(leaky, 0.2, 1);
-    const result = await fitOnDataset(split.train, split.validation, { network: NETWORK, seed: 1 });
+    const result = await fitOnDataset(
+      { fit: split.train, test: split.validation },
+      { kind: 'tfjs', network: NETWORK, seed: 1 },
+    );
     await result.predictor.dispose();
     const v = result.validation!;
     const check = assessLeak(v);

@@ -30,7 +30,7 @@ beforeAll(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), 'qf-predictor-'));
   candles = syntheticCandles('planted', 4000, 8);
   ds = buildDataset(candles, { horizon: 1 });
-  tfjs = await trainModel({ candles, name: 'tf', network: { epochs: 3 } });
+  tfjs = await trainModel({ candles, name: 'tf', kind: 'tfjs', network: { epochs: 3 } });
 });
 
 afterAll(async () => {

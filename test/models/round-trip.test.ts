@@ -35,7 +35,7 @@ let rows: Float32Array;
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), 'qf-roundtrip-'));
   const candles = syntheticCandles('planted', 4000, 5);
-  trained = await trainModel({ candles, name: 'roundtrip', network: { epochs: 3 }, seed: 3 });
+  trained = await trainModel({ candles, name: 'roundtrip', kind: 'tfjs', network: { epochs: 3 }, seed: 3 });
   modelDir = path.join(tmp, 'model');
   await writeModelDirectory(modelDir, trained.files);
   const ds = buildDataset(candles, { horizon: 1 });
@@ -59,6 +59,7 @@ describe('model round trip', () => {
   it('writes the TensorFlow.js layers format with meta, scaler and manifest', async () => {
     const files = await readModelDirectory(modelDir);
     expect([...files.keys()].sort()).toEqual([
+      'calibration.json',
       'manifest.json',
       'meta.json',
       'model.json',

@@ -99,7 +99,10 @@ describe('TensorFlow.js backend', () => {
     const ds = buildDataset(candles, { horizon: 1 });
     const split = splitChronological(ds, 0.2);
     const before = rt.tf.memory().numTensors;
-    const fit = await fitOnDataset(split.train, split.validation, { network: { epochs: 2 } });
+    const fit = await fitOnDataset(
+      { fit: split.train, validation: split.validation },
+      { kind: 'tfjs', network: { epochs: 2 } },
+    );
     const afterTraining = rt.tf.memory().numTensors;
     const predictor = fit.predictor;
     const w = predictor.inputWidth;

@@ -20,7 +20,13 @@ afterAll(async () => {
 describe('model registry: predictors', () => {
   it('serves a trained TensorFlow.js model from an encrypted registry with identical predictions', async () => {
     const candles = generateSyntheticCandles({ mode: 'planted', count: 1500, seed: 7 });
-    const trained: TrainModelResult = await trainModel({ candles, name: 'reg-test', network: { epochs: 2 }, seed: 3 });
+    const trained: TrainModelResult = await trainModel({
+      candles,
+      name: 'reg-test',
+      kind: 'tfjs',
+      network: { epochs: 2 },
+      seed: 3,
+    });
     open.push(trained.predictor);
 
     const registry = await ModelRegistry.open(path.join(tempDir(), 'reg'), { encrypt: true, key: TEST_KEY });

@@ -44,8 +44,8 @@ export async function makeModelFixture(options: { python?: boolean } = {}): Prom
   const modelsDir = path.join(root, 'models');
   mkdirSync(modelsDir);
   const candles = generateSyntheticCandles({ mode: 'planted', count: 600, seed: 7 });
-  const a = await trainModel({ candles, name: 'tf-a', network: { epochs: 2, layers: [8] }, seed: 3 });
-  const b = await trainModel({ candles, name: 'tf-b', network: { epochs: 2, layers: [8] }, seed: 4 });
+  const a = await trainModel({ candles, name: 'tf-a', kind: 'tfjs', network: { epochs: 2, layers: [8] }, seed: 3 });
+  const b = await trainModel({ candles, name: 'tf-b', kind: 'tfjs', network: { epochs: 2, layers: [8] }, seed: 4 });
   const files: Record<string, ModelFiles> = { 'tf-a': a.files, 'tf-b': b.files };
   await writeModelDirectory(path.join(modelsDir, 'tf-a'), a.files);
   await writeModelDirectory(path.join(modelsDir, 'tf-b'), b.files);
