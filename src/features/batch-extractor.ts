@@ -12,8 +12,15 @@ import { EMA, MACD } from 'technicalindicators';
 import { DataError } from '../core/errors.js';
 import type { Candle } from '../core/types.js';
 import { assertSingleSymbol, checkCandle } from './candle-checks.js';
-import { type FeatureSchema, type FeatureSetName, featureNames, schemaWarmup } from './feature-schema.js';
-import { FEATURE_WRITERS, INDICATOR_PARAMS as P, resolveFeatureSchema } from './feature-sets.js';
+import { configFeaturesBatch } from './config-batch.js';
+import { type FeatureSchema, featureNames, schemaWarmup } from './feature-schema.js';
+import {
+  FEATURE_WRITERS,
+  type FeatureSetSpec,
+  isFixedFeatureSet,
+  INDICATOR_PARAMS as P,
+  resolveFeatureSchema,
+} from './feature-sets.js';
 import { rsiFromAverages } from './incremental-indicators.js';
 import { emptySnapshot } from './indicator-snapshot.js';
 
@@ -24,9 +31,16 @@ export interface FeatureMatrix {
   readonly values: Float64Array;
   readonly rows: number;
   readonly cols: number;
-  /** Index of the first row with every feature defined (= rows if the series is too short). */
+  /** Index of the first row the streaming extractor returns: the set's warm-up (= rows if the series is too short). */
   readonly firstCompleteRow: number;
+  /** 1 where the streaming extractor returns the row: after the warm-up and every value defined. */
+  readonly valid: Uint8Array;
   readonly timestamps: Float64Array;
+}
+
+export interface BatchOptions {
+  /** Candles of each context symbol of a configured set, in time order. */
+  readonly context?: ReadonlyMap<string, readonly Candle[]>;
 }
 
 /** Keeps technicalindicators from rounding (its global `precision` config would otherwise apply). */
@@ -118,7 +132,8 @@ function lagged(values: Float64Array, k: number): Float64Array {
  */
 export function extractFeaturesBatch(
   candles: readonly Candle[],
-  featureSet?: FeatureSetName | FeatureSchema,
+  featureSet?: FeatureSetSpec,
+  options: BatchOptions = {},
 ): FeatureMatrix {
   const schema = resolveFeatureSchema(featureSet);
   const n = candles.length;
@@ -135,6 +150,18 @@ export function extractFeaturesBatch(
     volumes[i] = c.volume;
     timestamps[i] = c.timestamp;
   });
+
+  const firstCompleteRow = Math.min(n, schemaWarmup(schema));
+  if (!isFixedFeatureSet(schema.name)) {
+    const values = configFeaturesBatch(candles, schema.config!, cols, options.context);
+    const valid = new Uint8Array(n);
+    for (let i = firstCompleteRow; i < n; i++) {
+      let ok = 1;
+      for (let j = 0; j < cols; j++) if (!Number.isFinite(values[i * cols + j]!)) ok = 0;
+      valid[i] = ok;
+    }
+    return { schema, featureNames: featureNames(schema), values, rows: n, cols, firstCompleteRow, valid, timestamps };
+  }
 
   const sma10 = windowMean(closes, P.smaFast);
   const sma20 = windowMean(closes, P.bollingerPeriod);
@@ -174,7 +201,6 @@ export function extractFeaturesBatch(
     write(s, values, i * cols);
   }
 
-  const firstCompleteRow = Math.min(n, schemaWarmup(schema));
   // technicalindicators reports an exact 0 average as "no value"; never let that pass as a silent NaN.
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < cols; j++) {
@@ -189,5 +215,7 @@ export function extractFeaturesBatch(
     }
   }
 
-  return { schema, featureNames: featureNames(schema), values, rows: n, cols, firstCompleteRow, timestamps };
+  const valid = new Uint8Array(n);
+  valid.fill(1, firstCompleteRow);
+  return { schema, featureNames: featureNames(schema), values, rows: n, cols, firstCompleteRow, valid, timestamps };
 }

@@ -16,8 +16,9 @@
 import { ConfigError } from '../core/errors.js';
 import type { Candle } from '../core/types.js';
 import { assertSingleSymbol } from './candle-checks.js';
-import { type FeatureSchema, type FeatureSetName, featureNames } from './feature-schema.js';
-import { FeatureStream } from './streaming-extractor.js';
+import { type FeatureSchema, featureNames } from './feature-schema.js';
+import type { FeatureSetSpec } from './feature-sets.js';
+import { type ContextSeries, FeatureStream, streamSeries } from './streaming-extractor.js';
 import {
   assertTargetKind,
   forwardLogReturn,
@@ -29,7 +30,9 @@ import {
 
 export interface DatasetOptions {
   /** Default 'relative'. */
-  featureSet?: FeatureSetName | FeatureSchema;
+  featureSet?: FeatureSetSpec;
+  /** Candles of the set's context symbols, if it has any. */
+  context?: ContextSeries;
   /** Candles ahead the label looks (>= 1). */
   horizon: number;
   /** Feature rows t-lookback+1 .. t concatenated per sample, oldest first (default 1). */
@@ -110,9 +113,9 @@ export function buildDataset(candles: readonly Candle[], options: DatasetOptions
   const vols = new Float64Array(n);
   const valid = new Uint8Array(n);
   assertSingleSymbol(candles);
-  candles.forEach((c, i) => {
-    valid[i] = stream.update(c, all, i * nf) === undefined ? 0 : 1;
-    closes[i] = c.close;
+  streamSeries(stream, candles, all, options.context, (i, ok) => {
+    valid[i] = ok ? 1 : 0;
+    closes[i] = candles[i]!.close;
     vols[i] = stream.volatility;
   });
 

@@ -4,8 +4,13 @@
  * columns in a different order or meaning than it learned.
  */
 import { ConfigError, ModelError } from '../core/errors.js';
+import type { FeatureConfig } from './feature-config.js';
 
-export type FeatureSetName = 'seed' | 'relative';
+/** Built-in sets ('seed' and 'relative' fixed, 'core' a configuration) and 'custom' for a user's configuration. */
+export type FeatureSetName = 'seed' | 'relative' | 'core' | 'custom';
+export const FEATURE_SET_NAMES: readonly FeatureSetName[] = ['seed', 'relative', 'core', 'custom'];
+/** The names a user may pick a built-in set by. */
+export const BUILTIN_FEATURE_SETS: readonly FeatureSetName[] = ['core', 'relative', 'seed'];
 
 export interface FeatureSpec {
   readonly name: string;
@@ -20,15 +25,19 @@ export interface FeatureSchema {
   /** Bumped whenever a formula or parameter of the set changes. */
   readonly version: number;
   readonly features: readonly FeatureSpec[];
+  /** The configuration the features were built from (configured sets: 'core', 'custom'). */
+  readonly config?: FeatureConfig;
+  /** Candles before the first row, when more than the largest warm-up (EMA-type parts converging). */
+  readonly history?: number;
 }
 
 export function featureNames(schema: FeatureSchema): string[] {
   return schema.features.map((f) => f.name);
 }
 
-/** Candles needed before the first complete feature row: the largest warm-up of the set. */
+/** Candles needed before the first feature row: the largest warm-up of the set, or its history when longer. */
 export function schemaWarmup(schema: FeatureSchema): number {
-  let max = 0;
+  let max = schema.history ?? 0;
   for (const f of schema.features) if (f.warmup > max) max = f.warmup;
   return max;
 }
@@ -64,6 +73,9 @@ export function assertSameSchema(expected: FeatureSchema, actual: FeatureSchema)
   }
   if (moved.length > 0) problems.push(`reordered feature(s) ${moved.join(', ')}`);
 
+  if ((expected.history ?? 0) !== (actual.history ?? 0)) {
+    problems.push(`history ${actual.history ?? 0} instead of ${expected.history ?? 0} candles`);
+  }
   const warmups = new Map(expected.features.map((f) => [f.name, f.warmup]));
   for (const f of actual.features) {
     const w = warmups.get(f.name);
@@ -80,8 +92,14 @@ export function parseFeatureSchema(value: unknown, file?: string): FeatureSchema
   const where = file === undefined ? { field: 'featureSchema' } : { file, field: 'featureSchema' };
   if (typeof value !== 'object' || value === null) throw new ModelError('feature schema is not an object', where);
   const v = value as Record<string, unknown>;
-  if (v.name !== 'seed' && v.name !== 'relative') {
-    throw new ModelError(`unknown feature set '${String(v.name)}' (expected 'seed' or 'relative')`, where);
+  if (!FEATURE_SET_NAMES.includes(v.name as FeatureSetName)) {
+    throw new ModelError(`unknown feature set '${String(v.name)}' (expected ${FEATURE_SET_NAMES.join(', ')})`, where);
+  }
+  if ((v.name === 'core' || v.name === 'custom') && (typeof v.config !== 'object' || v.config === null)) {
+    throw new ModelError(`feature set '${v.name}' needs its configuration ('config')`, where);
+  }
+  if (v.history !== undefined && !(Number.isInteger(v.history) && (v.history as number) >= 0)) {
+    throw new ModelError('feature schema history must be an integer >= 0', where);
   }
   if (typeof v.version !== 'number' || !Number.isInteger(v.version)) {
     throw new ModelError('feature schema version must be an integer', where);
@@ -101,11 +119,21 @@ export function parseFeatureSchema(value: unknown, file?: string): FeatureSchema
     }
     return { name: spec.name, warmup: spec.warmup, description: String(spec.description ?? '') };
   });
-  return { name: v.name, version: v.version, features };
+  return {
+    name: v.name as FeatureSetName,
+    version: v.version,
+    features,
+    ...(v.config !== undefined ? { config: v.config as FeatureConfig } : {}),
+    ...(v.history !== undefined ? { history: v.history as number } : {}),
+  };
 }
 
+/** A built-in set a user may name (not 'custom': a custom set is given by its configuration). */
 export function assertFeatureSetName(name: string): asserts name is FeatureSetName {
-  if (name !== 'seed' && name !== 'relative') {
-    throw new ConfigError(`unknown feature set '${name}' (expected 'seed' or 'relative')`, { field: 'featureSet' });
+  if (!BUILTIN_FEATURE_SETS.includes(name as FeatureSetName)) {
+    throw new ConfigError(
+      `unknown feature set '${name}' (expected ${BUILTIN_FEATURE_SETS.join(', ')}, or a JSON feature configuration file)`,
+      { field: 'featureSet' },
+    );
   }
 }

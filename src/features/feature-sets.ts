@@ -13,6 +13,8 @@
  * A window with zero volume throughout gives 0 (and volume ratio 1): "as usual".
  */
 import { ModelError } from '../core/errors.js';
+import { configSchema } from './config-schema.js';
+import { CORE_FEATURE_CONFIG, type FeatureConfig } from './feature-config.js';
 import {
   assertFeatureSetName,
   assertSameSchema,
@@ -37,7 +39,7 @@ export const INDICATOR_PARAMS = {
   returnLags: [1, 5, 10] as const,
 } as const;
 
-export const DEFAULT_FEATURE_SET: FeatureSetName = 'relative';
+export const DEFAULT_FEATURE_SET: FeatureSetName = 'core';
 
 /** Bands narrower than this fraction of the middle band count as flat: %B is then 0.5 (mid-band). */
 const FLAT_BAND_WIDTH = 1e-12;
@@ -112,21 +114,53 @@ export const RELATIVE_SCHEMA: FeatureSchema = {
   ],
 };
 
-export const FEATURE_SCHEMAS: Readonly<Record<FeatureSetName, FeatureSchema>> = {
+/** The two fixed sets (their formulas are the writers below); 'core' and custom sets come from a FeatureConfig. */
+export type FixedFeatureSet = 'seed' | 'relative';
+
+export const FEATURE_SCHEMAS: Readonly<Record<FixedFeatureSet, FeatureSchema>> = {
   seed: SEED_SCHEMA,
   relative: RELATIVE_SCHEMA,
 };
 
+/** A feature set as callers may give it: a built-in name, a configuration, or a schema read from a model. */
+export type FeatureSetSpec = FeatureSetName | FeatureConfig | FeatureSchema;
+
+export function isFixedFeatureSet(name: string): name is FixedFeatureSet {
+  return name === 'seed' || name === 'relative';
+}
+
+function isSchema(value: FeatureConfig | FeatureSchema): value is FeatureSchema {
+  return Array.isArray((value as FeatureSchema).features) && typeof (value as FeatureSchema).name === 'string';
+}
+
 /**
- * The built-in schema for a set name, or for a schema read from a saved model
- * after checking that it matches the built-in one exactly (ModelError if not).
+ * The schema of a feature set: a built-in set by name, a configuration (a
+ * custom set), or a schema read from a saved model after checking that it is
+ * exactly what the set's formulas (and, for a configured set, its saved
+ * configuration) give today (ModelError listing the differences if not).
  */
-export function resolveFeatureSchema(set: FeatureSetName | FeatureSchema = DEFAULT_FEATURE_SET): FeatureSchema {
+export function resolveFeatureSchema(set: FeatureSetSpec = DEFAULT_FEATURE_SET): FeatureSchema {
   if (typeof set === 'string') {
     assertFeatureSetName(set);
-    return FEATURE_SCHEMAS[set];
+    return isFixedFeatureSet(set) ? FEATURE_SCHEMAS[set] : configSchema(CORE_FEATURE_CONFIG, 'core');
   }
-  const builtin = (FEATURE_SCHEMAS as Record<string, FeatureSchema | undefined>)[set.name];
+  if (!isSchema(set)) return configSchema(set, 'custom');
+  if (set.config !== undefined) {
+    if (set.name !== 'core' && set.name !== 'custom') {
+      throw new ModelError(`feature set '${set.name}' has no configuration`, { field: 'featureSchema' });
+    }
+    let rebuilt: FeatureSchema;
+    try {
+      rebuilt = configSchema(set.config, set.name);
+    } catch (err) {
+      throw new ModelError(`the saved feature configuration is invalid: ${(err as Error).message}`, {
+        field: 'featureSchema.config',
+      });
+    }
+    assertSameSchema(rebuilt, set);
+    return rebuilt;
+  }
+  const builtin = isFixedFeatureSet(set.name) ? FEATURE_SCHEMAS[set.name] : undefined;
   if (builtin === undefined) throw new ModelError(`unknown feature set '${set.name}'`, { field: 'featureSchema' });
   assertSameSchema(builtin, set);
   return builtin;
@@ -210,7 +244,7 @@ export function writeRelativeFeatures(s: IndicatorSnapshot, out: FeatureBuffer, 
   out[o + 20] = Math.cos(m);
 }
 
-export const FEATURE_WRITERS: Readonly<Record<FeatureSetName, FeatureWriter>> = {
+export const FEATURE_WRITERS: Readonly<Record<FixedFeatureSet, FeatureWriter>> = {
   seed: writeSeedFeatures,
   relative: writeRelativeFeatures,
 };

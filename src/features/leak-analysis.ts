@@ -35,7 +35,8 @@ import { ConfigError, DataError } from '../core/errors.js';
 import { Mulberry32 } from '../core/random.js';
 import type { Candle } from '../core/types.js';
 import { extractFeaturesBatch } from './batch-extractor.js';
-import { type FeatureSchema, type FeatureSetName, featureNames, schemaWarmup } from './feature-schema.js';
+import { type FeatureSchema, featureNames, schemaWarmup } from './feature-schema.js';
+import type { FeatureSetSpec } from './feature-sets.js';
 import { resolveFeatureSchema } from './feature-sets.js';
 import { FeatureStream } from './streaming-extractor.js';
 
@@ -52,7 +53,7 @@ export interface LeakAnalysisOptions {
   /** The pipeline(s) to check (default: the streaming and the batch extractor of `featureSet`). */
   readonly extract?: SeriesExtract | readonly NamedExtract[];
   /** Built-in feature set of the default extractors, and names/warm-up of the columns (default 'relative'). */
-  readonly featureSet?: FeatureSetName | FeatureSchema;
+  readonly featureSet?: FeatureSetSpec;
   /** Column names; required with a custom `extract` whose columns differ from `featureSet`'s. */
   readonly featureNames?: readonly string[];
   /**
@@ -199,10 +200,7 @@ export const LEAK_ANALYSIS_DEFAULTS = Object.freeze({
 });
 
 /** Streaming extraction of a whole series (FeatureStream): NaN rows during warm-up. */
-export function streamingFeatureRows(
-  candles: readonly Candle[],
-  featureSet?: FeatureSetName | FeatureSchema,
-): Float64Array {
+export function streamingFeatureRows(candles: readonly Candle[], featureSet?: FeatureSetSpec): Float64Array {
   const stream = new FeatureStream(featureSet);
   const out = new Float64Array(candles.length * stream.width).fill(Number.NaN);
   for (let i = 0; i < candles.length; i++) stream.update(candles[i]!, out, i * stream.width);
@@ -210,15 +208,12 @@ export function streamingFeatureRows(
 }
 
 /** Batch extraction of a whole series (extractFeaturesBatch). */
-export function batchFeatureRows(
-  candles: readonly Candle[],
-  featureSet?: FeatureSetName | FeatureSchema,
-): Float64Array {
+export function batchFeatureRows(candles: readonly Candle[], featureSet?: FeatureSetSpec): Float64Array {
   return extractFeaturesBatch(candles, featureSet).values;
 }
 
 /** The library's two extractors of a feature set, which leak analysis checks by default. */
-export function defaultFeatureExtractors(featureSet?: FeatureSetName | FeatureSchema): NamedExtract[] {
+export function defaultFeatureExtractors(featureSet?: FeatureSetSpec): NamedExtract[] {
   const schema = resolveFeatureSchema(featureSet);
   return [
     { name: 'streaming', extract: (c) => streamingFeatureRows(c, schema) },

@@ -4,7 +4,9 @@
  *
  * - `minmax`: (x - min) / (max - min) into [0, 1]; values outside the training
  *   range are clipped to [0, 1] by default.
- * - `zscore`: (x - mean) / sd (population sd); optional clip to ±clipSigma.
+ * - `zscore`: (x - mean) / sd (population sd), clipped to ±clipSigma (default
+ *   5) by default, so one absurd live value cannot swing the model beyond
+ *   anything it was trained on.
  * A column that was constant in training (zero range / zero variance) maps to 0.
  */
 import { ConfigError, DataError, ModelError } from '../core/errors.js';
@@ -13,7 +15,7 @@ export type ScalerKind = 'minmax' | 'zscore';
 
 export interface ScalerOptions {
   kind?: ScalerKind;
-  /** Clip outputs: to [0, 1] for minmax (default on), to ±clipSigma for zscore (default off). */
+  /** Clip outputs: to [0, 1] for minmax, to ±clipSigma for zscore (default on for both). */
   clip?: boolean;
   /** Bound for zscore clipping, in standard deviations (default 5). */
   clipSigma?: number;
@@ -56,7 +58,7 @@ export class FeatureScaler {
     if (this.kind !== 'minmax' && this.kind !== 'zscore') {
       throw new ConfigError(`unknown scaler '${String(this.kind)}' (expected 'minmax' or 'zscore')`, { field: 'kind' });
     }
-    this.clip = options.clip ?? this.kind === 'minmax';
+    this.clip = options.clip ?? true;
     this.clipSigma = options.clipSigma ?? 5;
     if (!(this.clipSigma > 0)) throw new ConfigError('clipSigma must be > 0', { field: 'clipSigma' });
     this.names = options.featureNames;

@@ -21,8 +21,10 @@ import type { Candle } from '../core/types.js';
 import { buildDataset, type Dataset } from '../features/dataset.js';
 import { type FittingSplit, splitTail } from '../features/dataset-splits.js';
 import { DEFAULT_VOLATILITY_SPAN } from '../features/ewma-volatility.js';
-import type { FeatureSetName } from '../features/feature-schema.js';
+import type { FeatureSetSpec } from '../features/feature-sets.js';
+import { DEFAULT_FEATURE_SET } from '../features/feature-sets.js';
 import { FeatureScaler, type ScalerKind } from '../features/scaler.js';
+import type { ContextSeries } from '../features/streaming-extractor.js';
 import type { TargetKind } from '../features/targets.js';
 import {
   CALIBRATION_FILE,
@@ -120,8 +122,10 @@ export interface FitResult {
 
 export interface TrainModelOptions extends Omit<FitOptions, 'source'> {
   candles: readonly Candle[];
-  /** Default 'relative'. */
-  featureSet?: FeatureSetName;
+  /** Default 'core' (DEFAULT_FEATURE_SET). */
+  featureSet?: FeatureSetSpec;
+  /** Candles of the feature set's context symbols. */
+  context?: ContextSeries;
   /** Default 'direction'. */
   target?: TargetKind;
   /** Candles ahead the label looks (default 1). */
@@ -425,16 +429,24 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
   const lookback = options.lookback ?? 1;
   const labelThreshold = options.labelThreshold ?? 0;
   const target = options.target ?? 'direction';
-  const featureSet = options.featureSet ?? 'relative';
+  const featureSet = options.featureSet ?? DEFAULT_FEATURE_SET;
   const def = modelKind(options.kind ?? DEFAULT_MODEL_KIND);
   assertFits(def, target);
   const testFraction = options.testFraction ?? TRAIN_DEFAULTS.testFraction;
   const calibrationFraction =
     options.calibration === 'none' ? 0 : (options.calibrationFraction ?? TRAIN_DEFAULTS.calibrationFraction);
   const validationFraction = def.usesValidation ? (options.validationFraction ?? TRAIN_DEFAULTS.validationFraction) : 0;
-  const ds = buildDataset(candles, { featureSet, horizon, lookback, labelThreshold, target });
+  const context = options.context;
+  const ds = buildDataset(candles, {
+    featureSet,
+    horizon,
+    lookback,
+    labelThreshold,
+    target,
+    ...(context ? { context } : {}),
+  });
   if (ds.rows < 10) {
-    const warm = buildDataset(candles, { featureSet, horizon, lookback, target }).rows;
+    const warm = buildDataset(candles, { featureSet, horizon, lookback, target, ...(context ? { context } : {}) }).rows;
     throw new DataError(
       labelThreshold > 0 && warm >= 10
         ? `the label threshold ${labelThreshold} leaves ${ds.rows} of ${warm} samples (it drops every move of at most ` +

@@ -13,7 +13,7 @@ function row(ds: { features: Float32Array; cols: number }, r: number): number[] 
 
 describe('buildDataset', () => {
   it('has one row per candle with full features and a known future', () => {
-    const ds = buildDataset(candles, { horizon: 4 });
+    const ds = buildDataset(candles, { horizon: 4, featureSet: 'relative' });
     expect(ds.rows).toBe(candles.length - WARMUP - 4);
     expect(ds.cols).toBe(21);
     expect(ds.featureNames).toEqual(new FeatureStream('relative').featureNames);
@@ -60,8 +60,8 @@ describe('buildDataset', () => {
   });
 
   it('concatenates `lookback` feature rows, oldest first', () => {
-    const one = buildDataset(candles, { horizon: 2 });
-    const three = buildDataset(candles, { horizon: 2, lookback: 3 });
+    const one = buildDataset(candles, { horizon: 2, featureSet: 'relative' });
+    const three = buildDataset(candles, { horizon: 2, lookback: 3, featureSet: 'relative' });
     expect(three.cols).toBe(63);
     expect(three.rows).toBe(one.rows - 2);
     expect(three.candleIndex[0]).toBe(WARMUP + 2);
@@ -75,7 +75,7 @@ describe('buildDataset', () => {
   });
 
   it('drops samples whose move is within labelThreshold, and exactly flat moves by default', () => {
-    const ds = buildDataset(candles, { horizon: 1, labelThreshold: 0.005 });
+    const ds = buildDataset(candles, { horizon: 1, labelThreshold: 0.005, featureSet: 'relative' });
     const expected: number[] = [];
     for (let t = WARMUP; t < candles.length - 1; t++) {
       if (Math.abs(candles[t + 1]!.close / candles[t]!.close - 1) > 0.005) expected.push(t);
@@ -84,7 +84,7 @@ describe('buildDataset', () => {
     expect(ds.rows).toBeLessThan(candles.length - WARMUP - 1);
 
     const flat = candles.map((c, i) => (i === 101 ? { ...c, close: candles[100]!.close } : c));
-    const noFlat = buildDataset(flat, { horizon: 1 });
+    const noFlat = buildDataset(flat, { horizon: 1, featureSet: 'relative' });
     expect(Array.from(noFlat.candleIndex)).not.toContain(100);
     expect(noFlat.rows).toBe(candles.length - WARMUP - 1 - 1);
   });

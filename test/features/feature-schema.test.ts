@@ -68,7 +68,7 @@ describe('feature schema', () => {
       const width = schema.features.length;
       const out = new Float64Array(width + 4).fill(-999);
       const snapshot = emptySnapshot();
-      FEATURE_WRITERS[schema.name](snapshot, out, 2);
+      FEATURE_WRITERS[schema.name as 'seed' | 'relative'](snapshot, out, 2);
       expect(out[0]).toBe(-999);
       expect(out[1]).toBe(-999);
       expect(out[width + 2]).toBe(-999);

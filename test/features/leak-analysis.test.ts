@@ -199,6 +199,7 @@ describe('predictions', () => {
   beforeAll(async () => {
     const trained = await trainModel({
       candles: generateSyntheticCandles({ mode: 'random-walk', count: 2000, seed: 3 }),
+      featureSet: 'relative',
       lookback: 2,
       kind: 'tfjs',
       network: { epochs: 2, layers: [8], earlyStopping: false },

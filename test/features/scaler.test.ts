@@ -59,11 +59,15 @@ describe('FeatureScaler z-score', () => {
     expect(Array.from(z.transform([0.1, 0.1000001], new Float64Array(2)))).toEqual([0, 0]);
   });
 
-  it('does not clip by default; clips at ±clipSigma when asked', () => {
-    const free = new FeatureScaler({ kind: 'zscore' }).fit(train, 3);
+  it('clips at ±5 sd by default, at ±clipSigma when given, not at all with clip: false', () => {
+    const byDefault = new FeatureScaler({ kind: 'zscore' }).fit(train, 3);
+    expect(byDefault.transform([1000, 25, 5], new Float64Array(3))[0]).toBe(5);
+    const free = new FeatureScaler({ kind: 'zscore', clip: false }).fit(train, 3);
     expect(free.transform([1000, 25, 5], new Float64Array(3))[0]).toBeGreaterThan(100);
-    const clipped = new FeatureScaler({ kind: 'zscore', clip: true, clipSigma: 3 }).fit(train, 3);
+    const clipped = new FeatureScaler({ kind: 'zscore', clipSigma: 3 }).fit(train, 3);
     expect(Array.from(clipped.transform([1000, -1000, 5], new Float64Array(3)))).toEqual([3, -3, 0]);
+    // A scaler saved before clipping was the default keeps its own setting.
+    expect(FeatureScaler.fromJSON({ ...byDefault.toJSON(), clip: false }).clip).toBe(false);
   });
 });
 
