@@ -33,14 +33,20 @@ export function renderConsoleSummary(result: BacktestResult): string {
   );
   for (const section of result.sections ?? []) {
     lines.push('', `${section.title}:`);
+    for (const w of section.warnings ?? []) lines.push(`  WARNING: ${w}`);
     // Numbers right-aligned in a column; text values (descriptions) simply follow their label.
-    const width = Math.max(...section.rows.map(([label]) => label.length));
+    const width = Math.max(0, ...section.rows.map(([label]) => label.length));
     const numbers = section.rows.map(([, value]) => (typeof value === 'number' ? num(value, 4) : ''));
-    const numberWidth = Math.max(...numbers.map((n) => n.length));
+    const numberWidth = Math.max(0, ...numbers.map((n) => n.length));
     section.rows.forEach(([label, value], i) => {
       const shown = typeof value === 'number' ? (numbers[i] as string).padStart(numberWidth) : value;
       lines.push(`${label.padEnd(width)}  ${shown}`);
     });
+    if (section.table !== undefined) {
+      const cell = (v: string | number) =>
+        typeof v !== 'number' ? v : Number.isInteger(v) ? v.toLocaleString('en-US') : num(v, 4);
+      lines.push(...table([[...section.table.columns], ...section.table.rows.map((r) => r.map(cell))]));
+    }
   }
   return lines.join('\n');
 }

@@ -54,14 +54,20 @@ function metricsTable(result: BacktestResult): string {
 }
 
 function sectionHtml(section: ReportSection, index: number): string {
+  const cell = (v: string | number) =>
+    typeof v !== 'number' ? escapeHtml(v) : Number.isInteger(v) ? v.toLocaleString('en-US') : num(v, 4);
+  const warnings = (section.warnings ?? []).map((w) => `<p class="warning">⚠ ${escapeHtml(w)}</p>`).join('');
   const rows = section.rows
-    .map(
-      ([label, value]) =>
-        `<tr><td>${escapeHtml(label)}</td><td>${typeof value === 'number' ? num(value, 4) : escapeHtml(value)}</td></tr>`,
-    )
+    .map(([label, value]) => `<tr><td>${escapeHtml(label)}</td><td>${cell(value)}</td></tr>`)
     .join('');
+  const table =
+    section.table === undefined
+      ? ''
+      : `<table class="grid"><tr>${section.table.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr>${section.table.rows
+          .map((r) => `<tr>${r.map((v) => `<td>${cell(v)}</td>`).join('')}</tr>`)
+          .join('')}</table>`;
   const chart = section.chart ? `<div class="chart" id="section-${index}"></div>` : '';
-  return `<h2>${escapeHtml(section.title)}</h2><table>${rows}</table>${chart}`;
+  return `<h2>${escapeHtml(section.title)}</h2>${warnings}${rows === '' ? '' : `<table>${rows}</table>`}${table}${chart}`;
 }
 
 function tradesTable(result: BacktestResult, limit: number): string {
@@ -98,7 +104,8 @@ export function renderHtmlReport(
 <style>${css}
 body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0}
 td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}
-.trades{font-size:12px}.chart{margin:12px 0}</style>
+.trades,.grid{font-size:12px}.chart{margin:12px 0}
+.warning{background:#fff3e0;border-left:4px solid #ef6c00;padding:6px 10px;margin:6px 0;font-weight:600}</style>
 <script>${js}</script></head><body>
 <h1>${escapeHtml(title)}</h1>
 <p>${isoTime(result.start)} → ${isoTime(result.end)} · ${result.candles.toLocaleString('en-US')} candles ·
@@ -120,7 +127,8 @@ data.sections.forEach((chart, i) => {
   if (!chart) return;
   const names = Object.keys(chart.series);
   const bars = chart.kind === 'bar' ? uPlot.paths.bars({size: [0.8]}) : undefined;
-  new uPlot({width, height: 240, axes, scales: {x: {time: false}},
+  const xAxis = {label: chart.xLabel, ...(chart.integerX ? {incrs: [1, 2, 5, 10, 20, 50, 100]} : {})};
+  new uPlot({width, height: 240, axes: [xAxis, {size: 80, label: chart.yLabel}], scales: {x: {time: false}},
     series: [{}, ...names.map((n, k) => ({label: n, stroke: colors[k % 4], fill: chart.kind === 'bar' ? colors[k % 4] + '66' : undefined, paths: k === 0 ? bars : undefined, points: {show: chart.kind !== 'bar'}}))]},
     [chart.x, ...names.map((n) => chart.series[n])], document.getElementById('section-' + i));
 });

@@ -203,6 +203,7 @@ export class MlStrategy implements Strategy {
         prediction: prediction.prediction,
         horizon: this.predictor.horizon,
         price,
+        ...(prediction.forecast !== undefined ? { forecast: prediction.forecast } : {}),
       });
     }
     const exited = s.side !== 0 ? this.riskExit(symbol, price, time, prediction, ctx, s) : false;

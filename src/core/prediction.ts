@@ -28,14 +28,33 @@ export interface PredictionInput {
   readonly modelVersion: string;
   /** Open time (ms UTC) of the candle at whose close the prediction was made. Never the wall clock. */
   readonly timestamp: number;
-  /** Probability that the close `horizon` candles later is above `price`, in [0, 1]. */
-  readonly prediction: number;
+  /** Probability that the close `horizon` candles later is above `price`, in [0, 1]; absent only for a pure forecast. */
+  readonly prediction?: number;
   /** The outcome is decided by the close of the `horizon`-th candle after `timestamp`: a positive integer. */
   readonly horizon: number;
   /** Close of candle `timestamp`, the price the later close is compared to. */
   readonly price: number;
   /** Probability above which the prediction counts as a call for "up" (default 0.5; exactly 0.5 is "down"). */
   readonly threshold?: number;
+  /**
+   * Close of the candle before `timestamp`, for the reversal and momentum
+   * baselines; a tracker fills it from the candles it was fed when absent.
+   */
+  readonly previousPrice?: number;
+  /** A return or volatility forecast over the same horizon, scored next to its naive forecast. */
+  readonly forecast?: ForecastInput;
+}
+
+/**
+ * A forecast in the target's own units: the log return ln(close[t + h] /
+ * close[t]), or the realised volatility sqrt(sum of the h squared one-candle
+ * log returns); `naive` is what a no-skill forecast says (zero; the EWMA
+ * volatility scaled to the horizon).
+ */
+export interface ForecastInput {
+  readonly target: 'return' | 'volatility';
+  readonly value: number;
+  readonly naive: number;
 }
 
 /** What a strategy needs of a prediction tracker (a PredictionTracker fits). */

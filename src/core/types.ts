@@ -146,6 +146,8 @@ export interface Prediction {
   readonly expectedMove?: number;
   /** Expected log return over the horizon: (2p - 1) * expectedMove for a direction model. */
   readonly expectedReturn?: number;
+  /** A return model's forecast as the tracker scores it (value = expectedReturn, naive 0). */
+  readonly forecast?: { readonly target: 'return' | 'volatility'; readonly value: number; readonly naive: number };
 }
 
 /** A strategy's decision, published on the event bus. */

@@ -82,15 +82,26 @@ export interface BacktestResult {
   readonly sections?: readonly ReportSection[];
 }
 
-/** A titled table of label/value rows, and optional histogram-like series for charts. */
+/** A titled report part: warnings, label/value rows, a table, and a chart. */
 export interface ReportSection {
   readonly title: string;
+  /** Shown first and styled as warnings (console and HTML): what makes the figures below mean less. */
+  readonly warnings?: readonly string[];
   readonly rows: readonly (readonly [label: string, value: string | number])[];
-  /** Optional bar chart: x labels and y values. */
+  /** A table with a header row. */
+  readonly table?: {
+    readonly columns: readonly string[];
+    readonly rows: readonly (readonly (string | number)[])[];
+  };
+  /** Optional chart: x values and one or more y series. */
   readonly chart?: {
     readonly kind: 'bar' | 'line';
     readonly x: readonly number[];
     readonly series: Readonly<Record<string, readonly number[]>>;
+    readonly xLabel?: string;
+    readonly yLabel?: string;
+    /** x values are counts (e.g. window numbers): ticks only at whole numbers. */
+    readonly integerX?: boolean;
   };
 }
 

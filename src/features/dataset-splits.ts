@@ -115,6 +115,8 @@ export interface WalkForwardOptions {
   step?: number;
   /** Training always starts at row 0 and grows (default false: a sliding window). */
   expanding?: boolean;
+  /** Keep a last, shorter test window over the rows left at the end (default true: every row is tested). */
+  partial?: boolean;
 }
 
 /** Half-open row ranges: train [trainStart, trainEnd), test [testStart, testEnd). */
@@ -148,7 +150,10 @@ export function walkForwardSplits(opts: WalkForwardOptions): WalkForwardWindow[]
     const trainStart = opts.expanding === true ? 0 : trainEnd - trainWindow;
     const testStart = trainEnd + embargo;
     const testEnd = testStart + testWindow;
-    if (testEnd > rows) break;
+    if (testEnd > rows) {
+      if (opts.partial !== false && testStart < rows) windows.push({ trainStart, trainEnd, testStart, testEnd: rows });
+      break;
+    }
     windows.push({ trainStart, trainEnd, testStart, testEnd });
   }
   return windows;

@@ -196,3 +196,86 @@ export function sliceDataset(ds: Dataset, start: number, end: number): Dataset {
     rows: end - start,
   };
 }
+
+/**
+ * The rows of several datasets (same schema, lookback, horizon and target;
+ * e.g. one per symbol) as one, in time order; rows of equal time keep the
+ * order of `parts`. For pooled training: one model over several symbols.
+ */
+export function mergeDatasets(parts: readonly Dataset[]): Dataset {
+  const first = parts[0];
+  if (first === undefined) throw new ConfigError('no datasets to merge', { field: 'datasets' });
+  if (parts.length === 1) return first;
+  for (const p of parts) {
+    if (
+      p.cols !== first.cols ||
+      p.horizon !== first.horizon ||
+      p.lookback !== first.lookback ||
+      p.target !== first.target
+    ) {
+      throw new ConfigError('datasets to merge must share columns, horizon, lookback and target', {
+        field: 'datasets',
+      });
+    }
+  }
+  const rows = parts.reduce((n, p) => n + p.rows, 0);
+  const order: [number, number][] = [];
+  parts.forEach((p, k) => {
+    for (let r = 0; r < p.rows; r++) order.push([k, r]);
+  });
+  order.sort((a, b) => parts[a[0]]!.timestamps[a[1]]! - parts[b[0]]!.timestamps[b[1]]! || a[0] - b[0]);
+  const cols = first.cols;
+  const features = new Float32Array(rows * cols);
+  const labels = new Float32Array(rows);
+  const outcomes = new Float64Array(rows);
+  const naive = new Float64Array(rows);
+  const forwardReturns = new Float64Array(rows);
+  const lastMoves = new Float64Array(rows);
+  const volatility = new Float64Array(rows);
+  const timestamps = new Float64Array(rows);
+  const candleIndex = new Int32Array(rows);
+  order.forEach(([k, r], i) => {
+    const d = parts[k]!;
+    features.set(d.features.subarray(r * cols, (r + 1) * cols), i * cols);
+    labels[i] = d.labels[r]!;
+    outcomes[i] = d.outcomes[r]!;
+    naive[i] = d.naive[r]!;
+    forwardReturns[i] = d.forwardReturns[r]!;
+    lastMoves[i] = d.lastMoves[r]!;
+    volatility[i] = d.volatility[r]!;
+    timestamps[i] = d.timestamps[r]!;
+    candleIndex[i] = d.candleIndex[r]!;
+  });
+  return {
+    ...first,
+    features,
+    labels,
+    outcomes,
+    naive,
+    forwardReturns,
+    lastMoves,
+    volatility,
+    timestamps,
+    candleIndex,
+    rows,
+  };
+}
+
+/** Rows whose timestamps lie in [from, to] (inclusive), as views (rows are in time order). */
+export function rowsBetween(ds: Dataset, from: number, to: number): Dataset {
+  let lo = 0;
+  let hi = ds.rows;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ds.timestamps[mid]! < from) lo = mid + 1;
+    else hi = mid;
+  }
+  const start = lo;
+  hi = ds.rows;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ds.timestamps[mid]! <= to) lo = mid + 1;
+    else hi = mid;
+  }
+  return sliceDataset(ds, start, lo);
+}

@@ -6,7 +6,8 @@
  * every path (batch, streaming, API, embedded), so no path sees raw scores.
  *
  * - `platt`: p = sigmoid(a * logit(raw) + b), two parameters fitted by
- *   maximum likelihood (Newton's method). Robust on a few hundred rows.
+ *   maximum likelihood (Newton's method) with a >= 0 and a weak prior toward
+ *   the identity. Robust on a few hundred rows.
  * - `isotonic`: the monotone step function closest to the outcomes (pool
  *   adjacent violators), interpolated linearly between its steps and clipped
  *   at the ends, as scikit-learn's IsotonicRegression predicts. More flexible,
@@ -54,22 +55,37 @@ function checkPairs(raw: ArrayLike<number>, labels: ArrayLike<number>): void {
   if (raw.length < 2) throw new DataError('calibration needs at least 2 rows', { field: 'calibration' });
 }
 
-/** Platt scaling on the logit of the raw probability: the a, b of maximum likelihood. */
-export function fitPlatt(raw: ArrayLike<number>, labels: ArrayLike<number>): Calibration {
+/**
+ * How many rows of evidence the identity map is worth in Platt scaling: a weak
+ * model calibrated on a few hundred rows must not have its probabilities
+ * inverted or blown up by noise, so a and b are pulled toward (1, 0).
+ */
+export const PLATT_PRIOR_ROWS = 300;
+
+/**
+ * Platt scaling on the logit of the raw probability: the a >= 0, b of maximum
+ * posterior likelihood under a Gaussian prior centred on the identity
+ * (a = 1, b = 0) worth PLATT_PRIOR_ROWS rows. a >= 0 keeps the map monotone:
+ * calibration never reorders predictions.
+ */
+export function fitPlatt(raw: ArrayLike<number>, labels: ArrayLike<number>, priorRows = PLATT_PRIOR_ROWS): Calibration {
   checkPairs(raw, labels);
   const n = raw.length;
   const z = new Float64Array(n);
   for (let i = 0; i < n; i++) z[i] = logit(raw[i]!);
+  // The prior's weight per parameter, scaled to the spread of z so it means the same for any model.
+  let zz = 0;
+  for (let i = 0; i < n; i++) zz += z[i]! * z[i]!;
+  const la = priorRows * Math.max(zz / n, 1e-12) * 0.25;
+  const lb = priorRows * 0.25;
   let a = 1;
   let b = 0;
-  // A whisper of L2 keeps the solution finite when the classes separate.
-  const ridge = 1e-6 * n;
   for (let iter = 0; iter < 100; iter++) {
-    let ga = ridge * (a - 1);
-    let gb = 0;
-    let haa = ridge;
+    let ga = la * (a - 1);
+    let gb = lb * b;
+    let haa = la;
     let hab = 0;
-    let hbb = 1e-9 * n;
+    let hbb = lb;
     for (let i = 0; i < n; i++) {
       const p = sigmoid(a * z[i]! + b);
       const e = p - labels[i]!;
@@ -84,7 +100,7 @@ export function fitPlatt(raw: ArrayLike<number>, labels: ArrayLike<number>): Cal
     if (!(det > 0)) break;
     const da = (hbb * ga - hab * gb) / det;
     const db = (haa * gb - hab * ga) / det;
-    a -= da;
+    a = Math.max(0, a - da);
     b -= db;
     if (Math.abs(da) < 1e-12 && Math.abs(db) < 1e-12) break;
   }

@@ -17,11 +17,13 @@
 import { DataError } from '../core/errors.js';
 import { type TargetKind, VOLATILITY_FLOOR } from '../features/targets.js';
 import type { RegressionMetrics, ValidationMetrics } from './model-meta.js';
-import { OutcomeStats } from './outcome-stats.js';
+import { OutcomeStats, qlike } from './outcome-stats.js';
 
 export interface EvaluationOptions {
   /** Labels of the training rows: their majority class is the majority baseline (default: the evaluated labels). */
   trainLabels?: ArrayLike<number>;
+  /** Instead of trainLabels: the share of "up" among the training rows. */
+  trainUpRate?: number;
   /** Probability above which a prediction calls "up" (default 0.5; exactly 0.5 is "down"). */
   threshold?: number;
   /** Signed move of each row's own candle (its log return), for the reversal and momentum baselines. */
@@ -93,7 +95,7 @@ export function evaluatePredictions(
   }
   const s = stats.summary();
   const alwaysUp = upRate(labels);
-  const trainUp = upRate(options.trainLabels ?? labels);
+  const trainUp = options.trainUpRate ?? upRate(options.trainLabels ?? labels);
   // Ties go to "up", the class a threshold of 0.5 also favours for the always-up baseline.
   const majorityIsUp = trainUp >= 0.5;
   const majorityBaseline = majorityIsUp ? alwaysUp : 1 - alwaysUp;
@@ -131,11 +133,6 @@ export function bestBaseline(v: ValidationMetrics): { readonly name: string; rea
 export interface RegressionEvaluationOptions {
   /** Spread of the residuals in model space (from calibration): gives the volatility's forecast interval. */
   readonly residualSigma?: number;
-}
-
-function qlike(actual: number, forecast: number): number {
-  const ratio = Math.max(actual, VOLATILITY_FLOOR) ** 2 / Math.max(forecast, VOLATILITY_FLOOR) ** 2;
-  return ratio - Math.log(ratio) - 1;
 }
 
 function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number | null {

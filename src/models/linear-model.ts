@@ -22,13 +22,13 @@ import type { ScaledModel } from './scaled-model.js';
 export const LINEAR_MODEL_FILE = 'linear.json';
 
 export interface LinearOptions {
-  /** L2 penalty on the mean loss (default 0.1 for the logistic, 0.1 for ridge; inputs are z-scores). */
+  /** L2 penalty on the mean loss (default 0.3; inputs are z-scores). */
   readonly l2?: number;
   /** Newton iterations at most (default 50). */
   readonly maxIterations?: number;
 }
 
-export const DEFAULT_LINEAR_OPTIONS = { l2: 0.1, maxIterations: 50 } as const;
+export const DEFAULT_LINEAR_OPTIONS = { l2: 0.3, maxIterations: 50 } as const;
 
 export interface LinearModelJSON {
   readonly format: 'quantflow-linear';

@@ -158,3 +158,77 @@ export function calibrationBin(prob: number): number {
 function ratio(num: number, den: number): number | null {
   return den > 0 ? num / den : null;
 }
+
+/** Volatilities below this count as this much in QLIKE (a flat stretch has volatility 0). */
+export const QLIKE_FLOOR = 1e-6;
+
+/** QLIKE loss of a volatility forecast: r - ln(r) - 1 with r = actual^2 / forecast^2 (0 when exact). */
+export function qlike(actual: number, forecast: number): number {
+  const r = Math.max(actual, QLIKE_FLOOR) ** 2 / Math.max(forecast, QLIKE_FLOOR) ** 2;
+  return r - Math.log(r) - 1;
+}
+
+/** Scores of resolved return or volatility forecasts next to their naive forecasts (null when undefined). */
+export interface ForecastSummary {
+  readonly resolved: number;
+  readonly mae: number | null;
+  readonly naiveMae: number | null;
+  /** 1 - SSE(forecast) / SSE(naive). */
+  readonly r2VsNaive: number | null;
+  readonly correlation: number | null;
+  /** Volatility only. */
+  readonly qlike: number | null;
+  readonly naiveQlike: number | null;
+}
+
+/** Running scores of resolved forecasts: O(1) per outcome, like OutcomeStats. */
+export class ForecastStats {
+  resolved = 0;
+  private ae = 0;
+  private naiveAe = 0;
+  private sse = 0;
+  private naiveSse = 0;
+  private sy = 0;
+  private sf = 0;
+  private syy = 0;
+  private sff = 0;
+  private sfy = 0;
+  private q = 0;
+  private naiveQ = 0;
+
+  constructor(readonly target: 'return' | 'volatility') {}
+
+  add(forecast: number, naive: number, actual: number): void {
+    this.resolved++;
+    this.ae += Math.abs(actual - forecast);
+    this.naiveAe += Math.abs(actual - naive);
+    this.sse += (actual - forecast) ** 2;
+    this.naiveSse += (actual - naive) ** 2;
+    this.sy += actual;
+    this.sf += forecast;
+    this.syy += actual * actual;
+    this.sff += forecast * forecast;
+    this.sfy += forecast * actual;
+    if (this.target === 'volatility') {
+      this.q += qlike(actual, forecast);
+      this.naiveQ += qlike(actual, naive);
+    }
+  }
+
+  summary(): ForecastSummary {
+    const n = this.resolved;
+    const cov = this.sfy - (this.sf * this.sy) / n;
+    const vf = this.sff - (this.sf * this.sf) / n;
+    const vy = this.syy - (this.sy * this.sy) / n;
+    const vol = this.target === 'volatility';
+    return {
+      resolved: n,
+      mae: ratio(this.ae, n),
+      naiveMae: ratio(this.naiveAe, n),
+      r2VsNaive: n > 0 && this.naiveSse > 0 ? 1 - this.sse / this.naiveSse : null,
+      correlation: n > 1 && vf > 0 && vy > 0 ? cov / Math.sqrt(vf * vy) : null,
+      qlike: vol ? ratio(this.q, n) : null,
+      naiveQlike: vol ? ratio(this.naiveQ, n) : null,
+    };
+  }
+}

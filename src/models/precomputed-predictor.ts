@@ -11,10 +11,13 @@
 import { ConfigError, DataError, ModelError } from '../core/errors.js';
 import type { CandlePredictor } from '../core/prediction.js';
 import type { Candle, Prediction } from '../core/types.js';
+import { assertSingleSymbol } from '../features/candle-checks.js';
 import type { FeatureSchema } from '../features/feature-schema.js';
-import { FeatureStream } from '../features/streaming-extractor.js';
+import { type ContextSeries, FeatureStream, streamSeries } from '../features/streaming-extractor.js';
+import type { Calibration } from './calibration.js';
+import type { ModelMeta } from './model-meta.js';
+import { assertPredictsDirection, predictionOf } from './prediction-of.js';
 import type { Predictor } from './predictor.js';
-import { toPrediction } from './realtime-predictor.js';
 
 /** Model inputs of every candle of one series: row i is the input at candle i's close. */
 export interface SeriesInputs {
@@ -23,15 +26,24 @@ export interface SeriesInputs {
   readonly lookback: number;
   /** Values per input row (features x lookback). */
   readonly width: number;
-  /** Row-major, one row per candle; rows before `first` are warm-up and hold zeros. */
+  /** Row-major, one row per candle; rows without a complete input hold zeros. */
   readonly values: Float32Array;
-  /** Index of the first candle with a complete input (= candles.length when too short). */
+  /** 1 where the candle has a complete input: `lookback` consecutive feature rows (what RealtimePredictor predicts). */
+  readonly valid: Uint8Array;
+  /** Index of the first candle with a complete input (= candles.length when none has). */
   readonly first: number;
+  /** The feature stream's EWMA volatility per candle, for predicted moves. */
+  readonly volatility: Float64Array;
   readonly rows: number;
 }
 
 /** Inputs of every candle of `candles` (one symbol, time order), exactly as RealtimePredictor builds them. */
-export function seriesInputs(candles: readonly Candle[], schema: FeatureSchema, lookback: number): SeriesInputs {
+export function seriesInputs(
+  candles: readonly Candle[],
+  schema: FeatureSchema,
+  lookback: number,
+  context?: ContextSeries,
+): SeriesInputs {
   if (!Number.isInteger(lookback) || lookback < 1) {
     throw new ConfigError(`lookback must be an integer >= 1, got ${lookback}`, { field: 'lookback' });
   }
@@ -39,21 +51,38 @@ export function seriesInputs(candles: readonly Candle[], schema: FeatureSchema, 
   const nf = stream.width;
   const n = candles.length;
   const rows = new Float32Array(n * nf);
+  const volatility = new Float64Array(n);
+  const valid = new Uint8Array(n);
+  assertSingleSymbol(candles);
   const symbol = candles[0]?.symbol ?? '';
-  for (let i = 0; i < n; i++) {
-    const c = candles[i] as Candle;
-    if (c.symbol !== symbol) {
-      throw new DataError(`series mixes symbols ${symbol} and ${c.symbol}`, { symbol, index: i, field: 'symbol' });
-    }
-    stream.update(c, rows, i * nf);
+  let run = 0;
+  streamSeries(stream, candles, rows, context, (i, ok) => {
+    run = ok ? run + 1 : 0;
+    valid[i] = run >= lookback ? 1 : 0;
+    volatility[i] = stream.volatility;
+  });
+  const first = Math.max(0, valid.indexOf(1));
+  const firstOrEnd = valid[first] === 1 ? first : n;
+  if (lookback === 1) {
+    return {
+      symbol,
+      schema: stream.schema,
+      lookback,
+      width: nf,
+      values: rows,
+      valid,
+      first: firstOrEnd,
+      volatility,
+      rows: n,
+    };
   }
-  const first = Math.min(n, stream.warmup + lookback - 1);
-  if (lookback === 1) return { symbol, schema: stream.schema, lookback, width: nf, values: rows, first, rows: n };
   const width = nf * lookback;
   const values = new Float32Array(n * width);
   // Rows t-lookback+1 .. t are contiguous, oldest first.
-  for (let t = first; t < n; t++) values.set(rows.subarray((t - lookback + 1) * nf, (t + 1) * nf), t * width);
-  return { symbol, schema: stream.schema, lookback, width, values, first, rows: n };
+  for (let t = 0; t < n; t++) {
+    if (valid[t] === 1) values.set(rows.subarray((t - lookback + 1) * nf, (t + 1) * nf), t * width);
+  }
+  return { symbol, schema: stream.schema, lookback, width, values, valid, first: firstOrEnd, volatility, rows: n };
 }
 
 export interface AddSeriesOptions {
@@ -93,12 +122,18 @@ export class PrecomputedPredictor implements CandlePredictor {
     return source;
   }
 
+  /** The model behind a prediction source must predict direction (or a return); ModelError otherwise. */
+  static assertUsable(meta: ModelMeta): void {
+    assertPredictsDirection(meta);
+  }
+
   /**
    * Predicts candles [from, to) of `candles` with `predictor` in one
    * `predictBatch` call and stores the predictions. Returns how many.
    */
   async addSeries(predictor: Predictor, candles: readonly Candle[], options: AddSeriesOptions = {}): Promise<number> {
     const meta = predictor.meta;
+    assertPredictsDirection(meta);
     if (meta.label.horizon !== this.horizon) {
       throw new ModelError(`model horizon ${meta.label.horizon} differs from this source's ${this.horizon}`, {
         field: 'horizon',
@@ -130,27 +165,50 @@ export class PrecomputedPredictor implements CandlePredictor {
     }
     if (to <= from) return 0;
     const w = inputs.width;
-    const probabilities = await predictor.predictBatch(inputs.values.subarray(from * w, to * w));
-    this.batches++;
-    if (probabilities.length !== to - from) {
-      throw new ModelError(`the model answered ${probabilities.length} probabilities for ${to - from} rows`);
+    // Candles without a complete input (e.g. a stale context) get no prediction, as streaming.
+    const rows: number[] = [];
+    for (let i = from; i < to; i++) if (inputs.valid[i] === 1) rows.push(i);
+    if (rows.length === 0) return 0;
+    const contiguous = rows.length === to - from;
+    let batch = inputs.values.subarray(from * w, to * w);
+    if (!contiguous) {
+      batch = new Float32Array(rows.length * w);
+      rows.forEach((i, k) => batch.set(inputs.values.subarray(i * w, (i + 1) * w), k * w));
     }
-    this.store(inputs.symbol, candles, from, probabilities, options.modelVersion ?? predictor.modelVersion);
-    return to - from;
+    const values = await predictor.predictBatch(batch);
+    this.batches++;
+    if (values.length !== rows.length) {
+      throw new ModelError(`the model answered ${values.length} values for ${rows.length} rows`);
+    }
+    const version = options.modelVersion ?? predictor.modelVersion;
+    const out: Prediction[] = rows.map((i, k) => {
+      const c = candles[i] as Candle;
+      return predictionOf(
+        meta,
+        predictor.calibration,
+        c.symbol,
+        values[k]!,
+        version,
+        c.timestamp,
+        inputs.volatility[i]!,
+      );
+    });
+    this.store(inputs.symbol, candles, rows, out);
+    return rows.length;
   }
 
   /**
-   * Stores probabilities computed elsewhere (e.g. by a sweep job) as the
-   * predictions of candles [from, from + probabilities.length) of `candles`,
-   * exactly as `addSeries` stores a model's answers. Returns how many.
+   * Stores predictions computed elsewhere (e.g. by a sweep job) as those of
+   * candles [from, from + predictions.length) of `candles` (null: that candle
+   * has none), exactly as `addSeries` stores a model's answers. Returns how many.
    */
-  addProbabilities(
+  addPredictions(
     candles: readonly Candle[],
-    probabilities: ArrayLike<number>,
+    predictions: readonly (Omit<Prediction, 'symbol' | 'timestamp' | 'modelVersion' | 'confidence'> | null)[],
     options: { readonly from: number; readonly modelVersion: string },
   ): number {
     const { from } = options;
-    const to = from + probabilities.length;
+    const to = from + predictions.length;
     if (!(Number.isInteger(from) && from >= 0 && to <= candles.length)) {
       throw new ConfigError(`candle range [${from}, ${to}) is outside the ${candles.length} candles`, {
         field: 'from',
@@ -158,23 +216,29 @@ export class PrecomputedPredictor implements CandlePredictor {
     }
     if (to === from) return 0;
     const symbol = (candles[from] as Candle).symbol;
-    for (let i = from + 1; i < to; i++) {
+    const rows: number[] = [];
+    const out: Prediction[] = [];
+    for (let i = from; i < to; i++) {
       const c = candles[i] as Candle;
       if (c.symbol !== symbol) {
         throw new DataError(`series mixes symbols ${symbol} and ${c.symbol}`, { symbol, index: i, field: 'symbol' });
       }
+      const p = predictions[i - from];
+      if (p === null || p === undefined) continue;
+      rows.push(i);
+      out.push({
+        ...p,
+        symbol,
+        timestamp: c.timestamp,
+        modelVersion: options.modelVersion,
+        confidence: Math.abs(p.prediction - 0.5) * 2,
+      });
     }
-    this.store(symbol, candles, from, probabilities, options.modelVersion);
-    return to - from;
+    this.store(symbol, candles, rows, out);
+    return rows.length;
   }
 
-  private store(
-    symbol: string,
-    candles: readonly Candle[],
-    from: number,
-    probabilities: ArrayLike<number>,
-    modelVersion: string,
-  ): void {
+  private store(symbol: string, candles: readonly Candle[], rows: readonly number[], predictions: Prediction[]): void {
     let map = this.bySymbol.get(symbol);
     if (map === undefined) {
       map = new Map();
@@ -182,16 +246,16 @@ export class PrecomputedPredictor implements CandlePredictor {
       this.lastSymbol = undefined;
       this.lastMap = undefined;
     }
-    for (let k = 0; k < probabilities.length; k++) {
-      const i = from + k;
+    rows.forEach((i, k) => {
       const c = candles[i] as Candle;
-      const p = probabilities[k] as number;
+      const prediction = predictions[k]!;
+      const p = prediction.prediction;
       if (!(p >= 0 && p <= 1)) {
         throw new ModelError(`the model answered ${p}, not a probability in [0, 1]`, { symbol: c.symbol, index: i });
       }
       if (!map.has(c.timestamp)) this.count++;
-      map.set(c.timestamp, toPrediction(c.symbol, p, modelVersion, c.timestamp));
-    }
+      map.set(c.timestamp, prediction);
+    });
   }
 
   /** The candle's precomputed prediction, synchronously (undefined when it has none). */

@@ -3,6 +3,7 @@
  * API, tracker): raw, unscaled feature rows in, probability of "up" out. A
  * TensorFlow.js model and a Python model are interchangeable behind it.
  */
+import type { Calibration } from './calibration.js';
 import type { ModelMeta } from './model-meta.js';
 
 export interface Predictor {
@@ -11,6 +12,8 @@ export interface Predictor {
   /** Values per input row: feature count times lookback. */
   readonly inputWidth: number;
   readonly meta: ModelMeta;
+  /** What calibration.json holds (absent: uncalibrated); a return model's residual spread gives its P(up). */
+  readonly calibration?: Calibration;
   /**
    * Probability in [0, 1] that the close `horizon` candles ahead is higher.
    * `row` holds raw feature values (the scaler saved with the model is applied
@@ -20,6 +23,8 @@ export interface Predictor {
   predict(row: ArrayLike<number>): Promise<number>;
   /** `rows` is row-major, `n * inputWidth` values; returns n probabilities. */
   predictBatch(rows: Float32Array): Promise<Float32Array>;
+  /** The same before calibration (direction) or in model space (regression), when the implementation can say. */
+  predictBatchRaw?(rows: Float32Array): Promise<Float32Array>;
   /** Frees tensors or stops the worker process. Idempotent. */
   dispose(): Promise<void>;
   /** Counters of the cache of repeated single-row inputs, when the implementation has one. */

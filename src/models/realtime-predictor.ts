@@ -25,14 +25,10 @@ import type { CandlePredictor } from '../core/prediction.js';
 import { timeframeToMs } from '../core/timeframe.js';
 import type { Candle, Prediction, Tick } from '../core/types.js';
 import { FeatureStream } from '../features/streaming-extractor.js';
+import { assertPredictsDirection, predictionOf } from './prediction-of.js';
 import type { Predictor } from './predictor.js';
 
 export type { CandlePredictor } from '../core/prediction.js';
-
-/** The Prediction of probability `p` of "up" (confidence |p - 0.5| * 2). */
-export function toPrediction(symbol: string, p: number, modelVersion: string, timestamp: number): Prediction {
-  return { symbol, prediction: p, confidence: Math.abs(p - 0.5) * 2, modelVersion, timestamp };
-}
 
 export interface RealtimePredictorOptions {
   /** Recent closed candles kept per symbol (default 100), for inspection; features never need more. */
@@ -83,13 +79,17 @@ export class RealtimePredictor implements CandlePredictor {
   private readonly states = new Map<string, SymbolState>();
   /** Schema of the model, resolved once (FeatureStream checks it against the built-in set). */
   private readonly probe: FeatureStream;
+  /** Symbols whose candles are the feature set's context: they feed every symbol's features and get no prediction. */
+  private readonly context: ReadonlySet<string>;
 
   constructor(predictor: Predictor, options: RealtimePredictorOptions = {}) {
     if (predictor === undefined || predictor === null || typeof predictor.predict !== 'function') {
       throw new ConfigError('a Predictor is required', { field: 'predictor' });
     }
     const meta = predictor.meta;
+    assertPredictsDirection(meta);
     this.probe = new FeatureStream(meta.featureSchema);
+    this.context = new Set(this.probe.contextSymbols());
     this.predictor = predictor;
     this.modelVersion = options.modelVersion ?? predictor.modelVersion;
     this.horizon = meta.label.horizon;
@@ -110,11 +110,18 @@ export class RealtimePredictor implements CandlePredictor {
     this.intrabar = options.intrabar ?? false;
   }
 
-  /** A closed candle: updates the symbol's features and, once warm, predicts. */
+  /**
+   * A closed candle: updates the symbol's features and, once warm, predicts.
+   * A context symbol's candle feeds every symbol's context and is not predicted.
+   */
   onCandle(candle: Candle): Promise<Prediction | undefined> | undefined {
-    const s = this.ingest(candle);
-    if (s.rowsSeen < this.lookback) return undefined;
-    return this.predictInput(candle.symbol, this.closedInput(s, 0), candle.timestamp);
+    if (this.context.has(candle.symbol)) {
+      for (const s of this.states.values()) s.stream.updateContext(candle);
+      return undefined;
+    }
+    const { state: s, valid } = this.ingest(candle);
+    if (!valid || s.rowsSeen < this.lookback) return undefined;
+    return this.predictInput(candle.symbol, this.closedInput(s, 0), candle.timestamp, s.stream.volatility);
   }
 
   /**
@@ -152,12 +159,15 @@ export class RealtimePredictor implements CandlePredictor {
     if (row === undefined) return undefined;
     const input = this.closedInput(s, 1);
     input.set(row, (this.lookback - 1) * this.width);
-    return this.predictInput(tick.symbol, input, open);
+    return this.predictInput(tick.symbol, input, open, clone.volatility);
   }
 
   /** Feeds history (closed candles, in time order) without predicting. */
   warmUp(candles: Iterable<Candle>): void {
-    for (const candle of candles) this.ingest(candle);
+    for (const candle of candles) {
+      if (this.context.has(candle.symbol)) for (const s of this.states.values()) s.stream.updateContext(candle);
+      else this.ingest(candle);
+    }
   }
 
   /** True when the symbol's next closed candle gives a prediction. */
@@ -198,7 +208,7 @@ export class RealtimePredictor implements CandlePredictor {
     else this.states.delete(symbol);
   }
 
-  private ingest(candle: Candle): SymbolState {
+  private ingest(candle: Candle): { state: SymbolState; valid: boolean } {
     let s = this.states.get(candle.symbol);
     if (s === undefined) {
       s = {
@@ -230,8 +240,11 @@ export class RealtimePredictor implements CandlePredictor {
     if (row !== undefined) {
       s.rows.set(row, (s.rowsSeen % this.lookback) * this.width);
       s.rowsSeen++;
+    } else if (s.stream.ready) {
+      // A row missing after the warm-up (a stale context) breaks the run of `lookback` rows.
+      s.rowsSeen = 0;
     }
-    return s;
+    return { state: s, valid: row !== undefined };
   }
 
   /**
@@ -250,8 +263,14 @@ export class RealtimePredictor implements CandlePredictor {
     return input;
   }
 
-  private async predictInput(symbol: string, input: Float32Array, timestamp: number): Promise<Prediction> {
-    const p = await this.predictor.predict(input);
-    return toPrediction(symbol, p, this.modelVersion, timestamp);
+  private async predictInput(
+    symbol: string,
+    input: Float32Array,
+    timestamp: number,
+    volatility: number,
+  ): Promise<Prediction> {
+    const value = await this.predictor.predict(input);
+    const p = this.predictor;
+    return predictionOf(p.meta, p.calibration, symbol, value, this.modelVersion, timestamp, volatility);
   }
 }

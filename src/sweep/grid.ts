@@ -16,16 +16,24 @@
  */
 import { ConfigError } from '../core/errors.js';
 import { parseIsoUtc } from '../data/index.js';
+import { MODEL_KINDS, type ModelKind } from '../models/model-meta.js';
 
 /** What a model is trained with: these decide the per-window jobs (and their ids). */
 export interface TrainParams {
-  readonly featureSet: 'relative' | 'seed';
+  /** Model kind of every window (see src/models/model-kinds.ts). */
+  readonly kind: ModelKind;
+  readonly featureSet: 'core' | 'relative' | 'seed';
   readonly horizon: number;
   readonly lookback: number;
   readonly trainWindow: number;
   readonly testWindow: number;
   readonly expanding: boolean;
   readonly validationFraction: number;
+  /** Fraction of each training window the calibration is fitted on (0 with calibration 'none'). */
+  readonly calibrationFraction: number;
+  readonly calibration: 'platt' | 'isotonic' | 'none';
+  /** L2 penalty of the logistic kind. */
+  readonly l2: number;
   readonly layers: readonly number[];
   readonly epochs: number;
   readonly batchSize: number;
@@ -73,14 +81,19 @@ export interface SweepGrid {
   readonly varying: readonly (keyof SweepParams)[];
 }
 
+/** The walk-forward backtest's defaults (backtest/ml-backtest.ts WALK_FORWARD_DEFAULTS; a test checks they agree). */
 export const DEFAULT_PARAMS: SweepParams = {
-  featureSet: 'relative',
+  kind: 'logistic',
+  featureSet: 'core',
   horizon: 1,
   lookback: 1,
   trainWindow: 4000,
-  testWindow: 2000,
+  testWindow: 1000,
   expanding: false,
   validationFraction: 0.2,
+  calibrationFraction: 0.2,
+  calibration: 'platt',
+  l2: 0.3,
   layers: [32, 16],
   epochs: 20,
   batchSize: 256,
@@ -98,6 +111,7 @@ export const DEFAULT_PARAMS: SweepParams = {
 };
 
 export const TRAIN_KEYS: readonly (keyof TrainParams)[] = [
+  'kind',
   'featureSet',
   'horizon',
   'lookback',
@@ -105,6 +119,9 @@ export const TRAIN_KEYS: readonly (keyof TrainParams)[] = [
   'testWindow',
   'expanding',
   'validationFraction',
+  'calibrationFraction',
+  'calibration',
+  'l2',
   'layers',
   'epochs',
   'batchSize',
@@ -160,8 +177,20 @@ const layerList: Check = (v, field) => {
 };
 
 const CHECKS: Record<keyof SweepParams, Check> = {
+  kind: (v, field) =>
+    MODEL_KINDS.includes(v as ModelKind)
+      ? v
+      : fail(field, `must be one of ${MODEL_KINDS.join(', ')}, got ${describe(v)}`),
   featureSet: (v, field) =>
-    v === 'relative' || v === 'seed' ? v : fail(field, `must be 'relative' or 'seed', got ${describe(v)}`),
+    v === 'core' || v === 'relative' || v === 'seed'
+      ? v
+      : fail(field, `must be 'core', 'relative' or 'seed', got ${describe(v)}`),
+  calibrationFraction: number((x) => x >= 0 && x < 1, 'in [0, 1)'),
+  calibration: (v, field) =>
+    v === 'platt' || v === 'isotonic' || v === 'none'
+      ? v
+      : fail(field, `must be 'platt', 'isotonic' or 'none', got ${describe(v)}`),
+  l2: number((x) => x >= 0, '>= 0'),
   horizon: integer(1, 10_000),
   lookback: integer(1, 1000),
   trainWindow: integer(10),

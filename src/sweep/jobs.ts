@@ -19,10 +19,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { type WalkForwardLayout, walkForwardLayout } from '../../backtest/walk-forward.js';
 import { ConfigError, DataError } from '../core/errors.js';
 import type { Candle } from '../core/types.js';
 import { loadCandles } from '../data/index.js';
+import { type WalkForwardLayout, walkForwardLayout } from '../models/walk-forward-windows.js';
 import { type DataRef, fileSha256, Memo, rememberData, selectCandles } from './data-source.js';
 import { type SweepGrid, type SweepParams, type TrainParams, trainParams } from './grid.js';
 
@@ -128,7 +128,17 @@ export function windowLayout(ref: DataRef, candles: readonly Candle[], train: Tr
     train.testWindow,
     train.expanding,
   );
-  return layouts.get(key, () => walkForwardLayout(candles, train));
+  return layouts.get(key, () =>
+    walkForwardLayout([candles], {
+      featureSet: train.featureSet,
+      target: 'direction',
+      horizon: train.horizon,
+      lookback: train.lookback,
+      trainWindow: train.trainWindow,
+      testWindow: train.testWindow,
+      expanding: train.expanding,
+    }),
+  );
 }
 
 /** Describes a data file for jobs: hashes it and reads symbol and timeframe from its candles. */
@@ -171,10 +181,10 @@ export async function planSweep(files: readonly string[], grid: SweepGrid): Prom
       const trainKey = canonicalJson(train);
       let ids = byTrain.get(trainKey);
       if (ids === undefined) {
-        const { ds, splits } = windowLayout(ref, candles, train);
+        const { series, splits } = windowLayout(ref, candles, train);
         if (splits.length === 0) {
           throw new ConfigError(
-            `${candles.length} candles give ${ds.rows} samples: too few for a ${train.trainWindow}-row training window, ` +
+            `${candles.length} candles give ${series[0]!.ds.rows} samples: too few for a ${train.trainWindow}-row training window, ` +
               `a ${train.horizon}-row embargo and a ${train.testWindow}-row test window`,
             { file: ref.file, field: 'trainWindow' },
           );

@@ -13,18 +13,14 @@
  * Deterministic: the same job results give the same RunResult, whatever
  * order they arrived in.
  */
-import {
-  mlWindowPlan,
-  overallMajority,
-  tradePredictions,
-  walkForwardModelVersion,
-} from '../../backtest/walk-forward.js';
+import { type MlWindowPlan, overallMajority, tradePredictions } from '../../backtest/ml-backtest.js';
 import { DataError } from '../core/errors.js';
 import { timeframeToMs } from '../core/timeframe.js';
 import type { Candle, Timeframe } from '../core/types.js';
 import { computeMetrics } from '../engine/metrics.js';
 import type { BenchmarkResult, PerformanceMetrics } from '../engine/result.js';
 import { PrecomputedPredictor } from '../models/precomputed-predictor.js';
+import { walkForwardModelVersion } from '../models/walk-forward-windows.js';
 import type { SweepParams } from './grid.js';
 import type { SweepRunPlan } from './jobs.js';
 import type { JobResult } from './run-job.js';
@@ -59,9 +55,11 @@ export interface WindowStats {
   /** Always calling the majority class of this window's outcomes (hindsight). */
   readonly noSkillAccuracy: number | null;
   readonly alwaysUp: number | null;
-  /** accuracy minus the best no-skill baseline. */
+  /** "The next candle reverses the last" and "continues the last", on the same predictions. */
+  readonly reversal: number | null;
+  readonly momentum: number | null;
+  /** accuracy minus the best naive baseline (majority of the training window, always up, reversal, momentum). */
   readonly accuracyEdge: number | null;
-  readonly validationAccuracy: number | null;
   readonly epochsRun: number | null;
   /** Equity inside the window (fees and slippage included). */
   readonly totalReturn: number;
@@ -86,6 +84,11 @@ export interface RunMl {
   readonly majorityBaseline: number | null;
   readonly noSkillAccuracy: number | null;
   readonly alwaysUp: number | null;
+  readonly reversal: number | null;
+  readonly momentum: number | null;
+  /** Brier score of always predicting the base rate. */
+  readonly baseRateBrier: number | null;
+  /** accuracy minus the best naive baseline (majority of the training windows, always up, reversal, momentum). */
   readonly accuracyEdge: number | null;
 }
 
@@ -161,20 +164,24 @@ export async function assembleRun(
   });
   const p = plan.params;
   const predictions = new PrecomputedPredictor({ horizon: p.horizon });
-  const plans = windows.map((w) => {
-    const [from, to] = w.plan.testCandles;
-    if (w.probabilities.length !== to - from) {
-      throw new DataError(`job ${w.jobId}: ${w.probabilities.length} predictions for ${to - from} candles`);
+  const plans: MlWindowPlan[] = windows.map((w) => {
+    const [from, to] = w.plan.series[0]!.testCandles;
+    if (w.predictions.length !== to - from) {
+      throw new DataError(`job ${w.jobId}: ${w.predictions.length} predictions for ${to - from} candles`);
     }
-    predictions.addProbabilities(candles, w.probabilities, { from, modelVersion: walkForwardModelVersion(w.window) });
-    return mlWindowPlan(w.window, w.plan, {
-      id: w.model.id,
-      validation: w.model.validation ?? undefined,
+    const modelVersion = walkForwardModelVersion(w.window);
+    predictions.addPredictions(candles, w.predictions, { from, modelVersion });
+    return {
+      ...w.plan,
+      modelVersion,
+      modelId: w.model.id,
+      validation: undefined,
       epochsRun: w.model.epochsRun ?? undefined,
-    });
+      cached: false,
+    };
   });
-  const tradeStart = windows[0]!.plan.testCandles[0];
-  const tradeEnd = windows[windows.length - 1]!.plan.testCandles[1];
+  const tradeStart = windows[0]!.plan.series[0]!.testCandles[0];
+  const tradeEnd = windows[windows.length - 1]!.plan.series[0]!.testCandles[1];
   const traded = await tradePredictions({
     series: [candles],
     ranges: [[tradeStart, tradeEnd]],
@@ -218,7 +225,7 @@ export async function assembleRun(
       timeframeMs,
     });
     if (equity.length > 0) equityBefore = equity[equity.length - 1]!;
-    const [from, to] = w.plan.testCandles;
+    const [from, to] = w.plan.series[0]!.testCandles;
     return {
       window: w.window,
       jobId: w.jobId,
@@ -232,8 +239,9 @@ export async function assembleRun(
       majorityBaseline: majority,
       noSkillAccuracy: ws.noSkillAccuracy,
       alwaysUp: ws.baseRate,
-      accuracyEdge: minus(ws.accuracy, best(majority, ws.baseRate, ws.noSkillAccuracy)),
-      validationAccuracy: w.model.validation?.accuracy ?? null,
+      reversal: ws.reversalAccuracy,
+      momentum: ws.momentumAccuracy,
+      accuracyEdge: minus(ws.accuracy, best(majority, ws.baseRate, ws.reversalAccuracy, ws.momentumAccuracy)),
       epochsRun: w.model.epochsRun,
       totalReturn: m.totalReturn,
       sharpe: m.sharpe,
@@ -268,7 +276,10 @@ export async function assembleRun(
       majorityBaseline: majority,
       noSkillAccuracy: all.noSkillAccuracy,
       alwaysUp: all.baseRate,
-      accuracyEdge: minus(all.accuracy, best(majority, all.baseRate, all.noSkillAccuracy)),
+      reversal: all.reversalAccuracy,
+      momentum: all.momentumAccuracy,
+      baseRateBrier: all.baseRateBrier,
+      accuracyEdge: minus(all.accuracy, best(majority, all.baseRate, all.reversalAccuracy, all.momentumAccuracy)),
     },
     windows: stats,
     dispersion: {

@@ -19,7 +19,7 @@ const METRIC_LABEL: Record<RankMetric, string> = {
   sharpe: 'Sharpe',
   totalReturn: 'return after fees',
   annualizedReturn: 'annualised return',
-  accuracyEdge: 'accuracy minus no-skill',
+  accuracyEdge: 'accuracy minus the best naive baseline',
 };
 
 const isRatio = (m: RankMetric | 'totalReturn' | 'sharpe' | 'accuracyEdge') => m !== 'sharpe';
@@ -119,8 +119,11 @@ export function renderSweepCsv(result: SweepResult): string {
     'majority_baseline',
     'no_skill_accuracy',
     'always_up',
+    'reversal_baseline',
+    'momentum_baseline',
     'accuracy_edge',
     'brier',
+    'base_rate_brier',
     'log_loss',
     'windows',
     'window_return_min',
@@ -160,8 +163,11 @@ export function renderSweepCsv(result: SweepResult): string {
           r.ml.majorityBaseline,
           r.ml.noSkillAccuracy,
           r.ml.alwaysUp,
+          r.ml.reversal,
+          r.ml.momentum,
           r.ml.accuracyEdge,
           r.ml.brier,
+          r.ml.baseRateBrier,
           r.ml.logLoss,
           r.windows.length,
           r.dispersion.totalReturn.min,
@@ -222,13 +228,15 @@ function windowTable(runs: readonly RunResult[], wm: 'sharpe' | 'totalReturn' | 
           `<tr><td>${escapeHtml(r.symbol)}</td><td>${w.window}</td><td>${isoTime(w.testFrom)} → ${isoTime(w.testTo)}</td>` +
           `<td>${pct(w.totalReturn)}</td><td>${num(w.sharpe)}</td><td>${pct(w.maxDrawdown)}</td><td>${w.trades}</td>` +
           `<td>${pct(w.buyAndHold)}</td><td>${w.accuracy === null ? 'n/a' : pct(w.accuracy)}</td>` +
-          `<td>${w.noSkillAccuracy === null ? 'n/a' : pct(w.noSkillAccuracy)}</td><td>${fmt(w.accuracyEdge, 'accuracyEdge')}</td></tr>`,
+          `<td>${w.majorityBaseline === null ? 'n/a' : pct(w.majorityBaseline)}</td>` +
+          `<td>${w.reversal === null ? 'n/a' : pct(w.reversal)}</td><td>${w.momentum === null ? 'n/a' : pct(w.momentum)}</td>` +
+          `<td>${fmt(w.accuracyEdge, 'accuracyEdge')}</td></tr>`,
       ),
     )
     .join('');
   return (
     `<table><tr><th>symbol</th><th>window</th><th>test period</th><th>return</th><th>Sharpe</th><th>max DD</th><th>trades</th>` +
-    `<th>buy&amp;hold</th><th>accuracy</th><th>no-skill</th><th>edge</th></tr>${rows}</table>` +
+    `<th>buy&amp;hold</th><th>accuracy</th><th>majority</th><th>reversal</th><th>momentum</th><th>edge</th></tr>${rows}</table>` +
     `<p class="note">Each window's model saw only data before its test period; its ${wm} here is out of sample.</p>`
   );
 }

@@ -12,21 +12,23 @@
  * (v1) unless that name already exists (a second completion of the same job
  * leaves the first one in place).
  */
-import { type TrainedWindow, trainWalkForwardWindow, type WindowPlan } from '../../backtest/walk-forward.js';
 import { DataError, ModelError } from '../core/errors.js';
+import type { Prediction } from '../core/types.js';
 import { evaluatePredictions } from '../models/evaluation.js';
-import { MANIFEST_FILE, sha256Hex } from '../models/model-files.js';
+import { MANIFEST_FILE, type ModelFiles, sha256Hex } from '../models/model-files.js';
 import type { ValidationMetrics } from '../models/model-meta.js';
-import { type SeriesInputs, seriesInputs } from '../models/precomputed-predictor.js';
-import type { FitResult } from '../models/train.js';
+import { trainWalkForwardWindow, type WindowPlan } from '../models/walk-forward-windows.js';
 import { withLock } from '../registry/lock-file.js';
 import { ModelRegistry } from '../registry/model-registry.js';
-import { loadDataRef, Memo } from './data-source.js';
+import { loadDataRef } from './data-source.js';
 import { type SweepJob, verifyJob, windowLayout } from './jobs.js';
 
 export const RESULT_FORMAT = 1;
 
 export type { WindowPlan };
+
+/** A test candle's prediction as a job returns it (JSON). */
+export type JobPrediction = Pick<Prediction, 'prediction' | 'expectedMove' | 'expectedReturn'>;
 
 export interface JobResult {
   readonly format: typeof RESULT_FORMAT;
@@ -36,20 +38,18 @@ export interface JobResult {
   readonly window: number;
   readonly seed: number;
   /** The window's plan, as `runWalkForward` reports it. */
-  readonly plan: TrainedWindow['plan'];
+  readonly plan: WindowPlan;
   readonly model: {
     /** 'wf-3@<manifest hash>' */
     readonly id: string;
     readonly manifestSha256: string;
     readonly epochsRun: number | null;
     readonly bestEpoch: number | null;
-    /** Scores on the validation rows held out of the training window (early stopping). */
-    readonly validation: ValidationMetrics | null;
   };
-  /** Scores of the test rows (out of sample) against their labels, majority baseline from the training window. */
+  /** Scores of the test rows (out of sample) against their labels, next to the naive baselines. */
   readonly test: ValidationMetrics | null;
-  /** P(up) for candles [plan.testCandles[0], plan.testCandles[1]), in order. */
-  readonly probabilities: readonly number[];
+  /** The prediction of each candle [plan.series[0].testCandles[0], ...[1]), in order (null: none). */
+  readonly predictions: readonly (JobPrediction | null)[];
 }
 
 export interface RunJobOptions {
@@ -61,8 +61,6 @@ export interface RunJobOptions {
   readonly onModel?: (info: { ref: string; existing: boolean }) => void;
 }
 
-const inputsMemo = new Memo<SeriesInputs>(4);
-
 /** The name a job's model is registered under. */
 export function jobModelName(jobId: string): string {
   return `sweep-${jobId}`;
@@ -73,19 +71,19 @@ export async function runSweepJob(job: SweepJob, options: RunJobOptions = {}): P
   const { train } = job;
   const candles = await loadDataRef(job.data, options.dataDirs ?? []);
   const layout = windowLayout(job.data, candles, train);
-  const { ds, splits } = layout;
+  const { splits } = layout;
   if (splits.length !== job.windows) {
     throw new DataError(`the data gives ${splits.length} windows, the job was planned with ${job.windows}`, {
       file: job.data.file,
     });
   }
-  const inputs = inputsMemo.get(Memo.key(job.data, 'inputs', train.featureSet, train.lookback), () =>
-    seriesInputs(candles, ds.schema, train.lookback),
-  );
-  const trained = await trainWalkForwardWindow(candles, layout, job.window, {
-    inputs,
-    validationFraction: train.validationFraction,
+  const trained = await trainWalkForwardWindow(layout, job.window, {
+    kind: train.kind,
     seed: job.seed,
+    validationFraction: train.validationFraction,
+    calibrationFraction: train.calibrationFraction,
+    calibration: train.calibration,
+    linear: { l2: train.l2 },
     network: {
       layers: train.layers,
       epochs: train.epochs,
@@ -97,21 +95,25 @@ export async function runSweepJob(job: SweepJob, options: RunJobOptions = {}): P
     extraOptions: { sweepJob: job.id },
     dataTime: true,
   });
-  const { plan, fitted, probabilities } = trained;
-  if (options.registry !== undefined) await registerModel(options.registry, job.id, fitted, options.onModel);
+  const { plan, model } = trained;
+  if (options.registry !== undefined) await registerModel(options.registry, job.id, model.files, options.onModel);
 
   // Test rows: dataset rows of this window whose candle lies in the traded range.
-  const w = splits[job.window - 1]!;
-  const testStart = plan.testCandles[0];
-  const testScores: number[] = [];
-  const testLabels: number[] = [];
-  for (let r = w.testStart; r < w.testEnd; r++) {
+  const { ds } = layout.series[0]!;
+  const [testStart, testEnd] = plan.series[0]!.testCandles;
+  const own = trained.predictions[0]!;
+  const scores: number[] = [];
+  const labels: number[] = [];
+  const moves: number[] = [];
+  for (let r = 0; r < ds.rows; r++) {
     const ci = ds.candleIndex[r]!;
-    testScores.push(probabilities[ci - testStart]!);
-    testLabels.push(ds.labels[r]!);
+    const p = ci >= testStart && ci < testEnd ? own[ci - testStart] : null;
+    if (p === null || p === undefined) continue;
+    scores.push(p.prediction);
+    labels.push(ds.labels[r]!);
+    moves.push(ds.lastMoves[r]!);
   }
-  const { bestEpoch } = fitted.info;
-  const manifest = fitted.files.get(MANIFEST_FILE);
+  const manifest = model.files.get(MANIFEST_FILE);
   return {
     format: RESULT_FORMAT,
     jobId: job.id,
@@ -121,15 +123,24 @@ export async function runSweepJob(job: SweepJob, options: RunJobOptions = {}): P
     seed: job.seed,
     plan,
     model: {
-      id: trained.window.modelId,
+      id: model.id,
       manifestSha256: manifest === undefined ? '' : sha256Hex(manifest),
-      epochsRun: trained.window.epochsRun ?? null,
-      bestEpoch: typeof bestEpoch === 'number' ? bestEpoch : null,
-      validation: trained.window.validation ?? null,
+      epochsRun: model.epochsRun ?? null,
+      bestEpoch: model.bestEpoch ?? null,
     },
     test:
-      testLabels.length > 0 ? evaluatePredictions(testScores, testLabels, { trainLabels: trained.train.labels }) : null,
-    probabilities,
+      labels.length > 0
+        ? evaluatePredictions(scores, labels, { trainUpRate: plan.trainUpRate ?? 0.5, lastMoves: moves })
+        : null,
+    predictions: own.map((p) =>
+      p === null
+        ? null
+        : {
+            prediction: p.prediction,
+            ...(p.expectedMove !== undefined ? { expectedMove: p.expectedMove } : {}),
+            ...(p.expectedReturn !== undefined ? { expectedReturn: p.expectedReturn } : {}),
+          },
+    ),
   };
 }
 
@@ -137,7 +148,7 @@ export async function runSweepJob(job: SweepJob, options: RunJobOptions = {}): P
 async function registerModel(
   root: string,
   id: string,
-  fitted: FitResult,
+  files: ModelFiles,
   onModel: RunJobOptions['onModel'],
 ): Promise<void> {
   const registry = await ModelRegistry.open(root);
@@ -153,7 +164,7 @@ async function registerModel(
         if (!(err instanceof ModelError)) throw err;
         existing = false;
       }
-      if (!existing) await registry.register(name, fitted.files, { activate: true });
+      if (!existing) await registry.register(name, files, { activate: true });
       onModel?.({ ref: `${name}@v1`, existing });
     },
     { what: `sweep model '${name}'` },

@@ -17,7 +17,7 @@ import {
   requireProbability,
   requireString,
 } from './field-checks.js';
-import type { Outcome, ResolutionSource } from './types.js';
+import type { ForecastInput, Outcome, ResolutionSource } from './types.js';
 
 export interface PredictionRecord {
   readonly type: 'prediction';
@@ -25,10 +25,12 @@ export interface PredictionRecord {
   readonly symbol: string;
   readonly modelVersion: string;
   readonly timestamp: number;
-  readonly prediction: number;
+  readonly prediction: number | null;
   readonly horizon: number;
   readonly price: number | null;
   readonly threshold: number;
+  readonly previousPrice?: number | null;
+  readonly forecast?: ForecastInput | null;
 }
 
 export interface OutcomeRecord {
@@ -38,6 +40,8 @@ export interface OutcomeRecord {
   readonly source: ResolutionSource;
   readonly resolvedAt: number | null;
   readonly closePrice: number | null;
+  /** A forecast's outcome (log return or realised volatility). */
+  readonly actual?: number | null;
 }
 
 export interface CandleRecord {
@@ -51,6 +55,25 @@ export type JournalRecord = PredictionRecord | OutcomeRecord | CandleRecord;
 
 export function serializeRecord(record: JournalRecord): string {
   return JSON.stringify(record);
+}
+
+/** Checks a forecast (as given or as read back); DataError naming the field. */
+export function parseForecast(value: unknown, where: ErrorLocation): ForecastInput {
+  if (typeof value !== 'object' || value === null)
+    throw new DataError('expected a forecast object', { ...where, field: 'forecast' });
+  const f = value as Record<string, unknown>;
+  if (f.target !== 'return' && f.target !== 'volatility') {
+    throw new DataError(`forecast target must be 'return' or 'volatility', got ${String(f.target)}`, {
+      ...where,
+      field: 'forecast.target',
+    });
+  }
+  const v = requireFinite(f.value, 'forecast.value', where);
+  const naive = requireFinite(f.naive, 'forecast.naive', where);
+  if (f.target === 'volatility' && (v < 0 || naive < 0)) {
+    throw new DataError('a volatility forecast must be >= 0', { ...where, field: 'forecast.value' });
+  }
+  return { target: f.target, value: v, naive };
 }
 
 /** Checks one parsed line; `where` names the file and line for the error. */
@@ -67,10 +90,13 @@ export function parseRecord(value: unknown, where: ErrorLocation): JournalRecord
         symbol: requireString(v.symbol, 'symbol', where),
         modelVersion: requireString(v.modelVersion, 'modelVersion', where),
         timestamp: requireFinite(v.timestamp, 'timestamp', where),
-        prediction: requireProbability(v.prediction, 'prediction', where),
+        prediction:
+          v.prediction === null && v.forecast != null ? null : requireProbability(v.prediction, 'prediction', where),
         horizon: requirePositiveInteger(v.horizon, 'horizon', where),
         price: v.price === null ? null : requirePositive(v.price, 'price', where),
         threshold: requireProbability(v.threshold, 'threshold', where),
+        previousPrice: v.previousPrice == null ? null : requirePositive(v.previousPrice, 'previousPrice', where),
+        forecast: v.forecast == null ? null : parseForecast(v.forecast, where),
       };
     case 'outcome': {
       const source = v.source;
@@ -84,6 +110,7 @@ export function parseRecord(value: unknown, where: ErrorLocation): JournalRecord
         source,
         resolvedAt: v.resolvedAt === null ? null : requireFinite(v.resolvedAt, 'resolvedAt', where),
         closePrice: v.closePrice === null ? null : requirePositive(v.closePrice, 'closePrice', where),
+        actual: v.actual == null ? null : requireFinite(v.actual, 'actual', where),
       };
     }
     case 'candle':

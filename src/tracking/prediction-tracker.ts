@@ -30,6 +30,7 @@ import {
   type JournalRecord,
   type OutcomeRecord,
   type PredictionRecord,
+  parseForecast,
   parseRecord,
   serializeRecord,
 } from './journal-records.js';
@@ -62,7 +63,23 @@ const DEFAULT_THRESHOLD = 0.5;
 const COUNT_FIELD = { prediction: 'predictions', outcome: 'outcomes', candle: 'candles' } as const;
 
 /** The tracker's own, mutable view of a prediction; callers get it as a readonly TrackedPrediction. */
-type Entry = { -readonly [K in keyof TrackedPrediction]: TrackedPrediction[K] };
+type Entry = { -readonly [K in keyof TrackedPrediction]: TrackedPrediction[K] } & {
+  /** The symbol's running sum of squared log returns when it was recorded (volatility forecasts). */
+  sumSq0?: number;
+};
+
+/**
+ * What the tracker remembers of each symbol's candles: the last two closes
+ * (the previous close gives a prediction its last move) and a running sum of
+ * squared log returns from which a volatility forecast's outcome is read.
+ */
+interface SymbolMemory {
+  lastTimestamp: number;
+  lastClose: number;
+  previousClose: number;
+  sumSq: number;
+  sumSqClose: number;
+}
 
 type Emission =
   | { readonly name: 'resolved'; readonly prediction: TrackedPrediction }
@@ -83,6 +100,7 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
   /** Pending predictions per symbol that a candle can resolve (those with a price). */
   private readonly pendingBySymbol = new Map<string, number>();
   private readonly book = new StatsBook();
+  private readonly memory = new Map<string, SymbolMemory>();
   private ignored = 0;
 
   private replaying = false;
@@ -152,7 +170,7 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
         { symbol: rec.symbol, field: 'timestamp' },
       );
     }
-    this.write([serializeRecord(rec)]);
+    this.write([rec]);
     this.nextId++;
     return this.applyPrediction(rec, true);
   }
@@ -177,7 +195,7 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
       return this.resolve(existing.id, outcome);
     }
     const out = explicitOutcome(rec.id, outcome);
-    this.write([serializeRecord(rec), serializeRecord(out)]);
+    this.write([rec, out]);
     this.nextId++;
     const entry = this.applyPrediction(rec, false);
     this.applyOutcome(entry, out);
@@ -207,7 +225,7 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
       });
     }
     const out = explicitOutcome(entry.id, outcome);
-    this.write([serializeRecord(out)]);
+    this.write([out]);
     this.applyOutcome(entry, out);
     this.flushEmissions();
     return entry;
@@ -231,19 +249,20 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
       return [];
     }
     const hadPending = (this.pendingBySymbol.get(symbol) ?? 0) > 0;
+    const memory = this.remember(symbol, timestamp, close);
     const due = schedule.advance(timestamp);
-    const outcomes: OutcomeRecord[] = [];
+    const outcomes: JournalRecord[] = [];
     const entries: Entry[] = [];
     for (const entry of due) {
       if (entry.outcome !== null) continue; // resolved explicitly meanwhile
       entries.push(entry);
-      outcomes.push(candleOutcome(entry, timestamp, close));
+      outcomes.push(candleOutcome(entry, timestamp, close, memory));
     }
     // Outcomes before the candle line: a file cut between them never leaves a counted candle unresolved.
-    const lines = outcomes.map(serializeRecord);
-    if (hadPending) lines.push(serializeRecord({ type: 'candle', symbol, timestamp, close }));
-    this.write(lines);
-    for (let i = 0; i < entries.length; i++) this.applyOutcome(entries[i]!, outcomes[i]!);
+    if (hadPending) outcomes.push({ type: 'candle', symbol, timestamp, close });
+    this.write(outcomes);
+    outcomes.length = entries.length;
+    for (let i = 0; i < entries.length; i++) this.applyOutcome(entries[i]!, outcomes[i] as OutcomeRecord);
     this.flushEmissions();
     return entries;
   }
@@ -348,8 +367,9 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
         if (!schedule.accepts(rec.timestamp)) {
           throw new DataError('candle not later than the previous one of its symbol', { ...where, field: 'timestamp' });
         }
+        const memory = this.remember(rec.symbol, rec.timestamp, rec.close);
         for (const entry of schedule.advance(rec.timestamp)) {
-          if (entry.outcome === null) overdue.set(entry.id, candleOutcome(entry, rec.timestamp, rec.close));
+          if (entry.outcome === null) overdue.set(entry.id, candleOutcome(entry, rec.timestamp, rec.close, memory));
         }
         return;
       }
@@ -361,24 +381,55 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
    * price are required for `record`; for `recordOutcome` horizon defaults to 1
    * and price may be absent.
    */
-  private predictionRecord(input: OutcomeInput, forCandles: boolean): PredictionRecord {
+  private predictionRecord(input: PredictionInput | OutcomeInput, forCandles: boolean): PredictionRecord {
     if (typeof input !== 'object' || input === null) throw new DataError('expected a prediction object');
     const symbol = requireString(input.symbol, 'symbol', {});
     const where: ErrorLocation = { symbol };
     const horizonGiven = forCandles || input.horizon !== undefined;
     const priceGiven = forCandles || input.price !== undefined;
+    const timestamp = requireFinite(input.timestamp, 'timestamp', where);
+    const given = input as PredictionInput;
+    const forecast = forCandles && given.forecast !== undefined ? parseForecast(given.forecast, where) : null;
+    const pureForecast = forecast !== null && input.prediction === undefined;
+    // The previous close, when not given, is the one before the candle just fed for this symbol.
+    const memory = this.memory.get(symbol);
+    const previousPrice =
+      given.previousPrice !== undefined
+        ? requirePositive(given.previousPrice, 'previousPrice', where)
+        : memory !== undefined && memory.lastTimestamp === timestamp && !Number.isNaN(memory.previousClose)
+          ? memory.previousClose
+          : null;
     return {
       type: 'prediction',
       id: this.nextId,
       symbol,
       modelVersion: requireString(input.modelVersion, 'modelVersion', where),
-      timestamp: requireFinite(input.timestamp, 'timestamp', where),
-      prediction: requireProbability(input.prediction, 'prediction', where),
+      timestamp,
+      prediction: pureForecast ? null : requireProbability(input.prediction, 'prediction', where),
       horizon: horizonGiven ? requirePositiveInteger(input.horizon, 'horizon', where) : 1,
       price: priceGiven ? requirePositive(input.price, 'price', where) : null,
       threshold:
         input.threshold === undefined ? DEFAULT_THRESHOLD : requireProbability(input.threshold, 'threshold', where),
+      previousPrice,
+      forecast,
     };
+  }
+
+  /** Counts a candle in the symbol's memory (last closes, running sum of squared log returns). */
+  private remember(symbol: string, timestamp: number, close: number): SymbolMemory {
+    let m = this.memory.get(symbol);
+    if (m === undefined) {
+      m = { lastTimestamp: timestamp, lastClose: close, previousClose: Number.NaN, sumSq: 0, sumSqClose: close };
+      this.memory.set(symbol, m);
+      return m;
+    }
+    const r = Math.log(close / m.sumSqClose);
+    m.sumSq += r * r;
+    m.sumSqClose = close;
+    m.previousClose = m.lastClose;
+    m.lastClose = close;
+    m.lastTimestamp = timestamp;
+    return m;
   }
 
   private applyPrediction(rec: PredictionRecord, schedule: boolean): Entry {
@@ -390,12 +441,29 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
       prediction: rec.prediction,
       horizon: rec.horizon,
       price: rec.price,
+      previousPrice: rec.previousPrice ?? null,
       threshold: rec.threshold,
+      forecast: rec.forecast ?? null,
+      actual: null,
       outcome: null,
       source: null,
       resolvedAt: null,
       closePrice: null,
     };
+    if (entry.forecast?.target === 'volatility' && entry.price !== null) {
+      // Returns from here on add up to the forecast's outcome; the first one starts from this price.
+      const m = this.memory.get(entry.symbol);
+      if (m === undefined) {
+        this.memory.set(entry.symbol, {
+          lastTimestamp: entry.timestamp,
+          lastClose: entry.price,
+          previousClose: Number.NaN,
+          sumSq: 0,
+          sumSqClose: entry.price,
+        });
+      } else m.sumSqClose = entry.price;
+      entry.sumSq0 = this.memory.get(entry.symbol)!.sumSq;
+    }
     this.byId.set(entry.id, entry);
     this.byKey.set(naturalKey(entry), entry);
     this.book.recorded(entry);
@@ -411,9 +479,10 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
     entry.source = rec.source;
     entry.resolvedAt = rec.resolvedAt;
     entry.closePrice = rec.closePrice;
+    entry.actual = rec.actual ?? null;
     if (entry.price !== null) this.pendingBySymbol.set(entry.symbol, (this.pendingBySymbol.get(entry.symbol) ?? 1) - 1);
     this.book.resolved(entry);
-    if (rec.outcome !== 'flat' && this.drift !== null) {
+    if (rec.outcome !== 'flat' && this.drift !== null && entry.prediction !== null) {
       const correct = entry.prediction > entry.threshold === (rec.outcome === 1);
       const crossing = this.drift.push(entry.modelVersion, entry.symbol, correct);
       if (crossing !== null && !this.replaying) {
@@ -433,10 +502,11 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
     }
   }
 
-  private write(lines: readonly string[]): void {
-    if (this.journal === null || lines.length === 0) return;
+  /** Appends records to the journal; in memory there is nothing to write (and nothing is serialised). */
+  private write(records: readonly JournalRecord[]): void {
+    if (this.journal === null || records.length === 0) return;
     try {
-      this.journal.append(lines);
+      this.journal.append(records.map(serializeRecord));
     } catch (err) {
       this.writeFailure = err as Error;
       throw new QuantflowError(
@@ -480,7 +550,8 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
 }
 
 function naturalKey(p: PredictionKey): string {
-  return JSON.stringify([p.symbol, p.modelVersion, p.timestamp]);
+  // Symbols and versions never contain NUL: a plain join is unambiguous and much cheaper than JSON.
+  return `${p.symbol}\u0000${p.modelVersion}\u0000${p.timestamp}`;
 }
 
 function sameValues(a: Entry, b: PredictionRecord): boolean {
@@ -491,15 +562,32 @@ function explicitOutcome(id: number, outcome: 0 | 1): OutcomeRecord {
   return { type: 'outcome', id, outcome, source: 'explicit', resolvedAt: null, closePrice: null };
 }
 
-function candleOutcome(entry: Entry, timestamp: number, close: number): OutcomeRecord {
+function candleOutcome(entry: Entry, timestamp: number, close: number, memory: SymbolMemory): OutcomeRecord {
   // Entries in a schedule always have a price.
   const price = entry.price!;
   const outcome: Outcome = close > price ? 1 : close < price ? 0 : 'flat';
-  return { type: 'outcome', id: entry.id, outcome, source: 'candle', resolvedAt: timestamp, closePrice: close };
+  const f = entry.forecast;
+  const actual =
+    f === null
+      ? undefined
+      : f.target === 'return'
+        ? Math.log(close / price)
+        : Math.sqrt(Math.max(0, memory.sumSq - (entry.sumSq0 ?? memory.sumSq)));
+  return {
+    type: 'outcome',
+    id: entry.id,
+    outcome,
+    source: 'candle',
+    resolvedAt: timestamp,
+    closePrice: close,
+    ...(actual !== undefined ? { actual } : {}),
+  };
 }
 
 function describeRef(ref: number | PredictionKey): string {
-  return typeof ref === 'number' ? `with id ${ref}` : `for ${naturalKey(ref)}`;
+  return typeof ref === 'number'
+    ? `with id ${ref}`
+    : `for ${JSON.stringify([ref.symbol, ref.modelVersion, ref.timestamp])}`;
 }
 
 function checkWindow(window: number | undefined): number | undefined {

@@ -4,8 +4,13 @@
  * so a query never scans the whole history; only a rolling window reads the
  * last N resolved predictions of its selection.
  */
-import { OutcomeStats } from '../models/outcome-stats.js';
-import type { TrackedPrediction, TrackerStats } from './types.js';
+import { ForecastStats, OutcomeStats } from '../models/outcome-stats.js';
+import type { ForecastSummary, TrackedPrediction, TrackerStats } from './types.js';
+
+/** The last candle's log return of a prediction (NaN when its previous close is unknown). */
+function lastMove(p: TrackedPrediction): number {
+  return p.price !== null && p.previousPrice !== null ? Math.log(p.price / p.previousPrice) : Number.NaN;
+}
 
 class SelectionStats {
   recorded = 0;
@@ -13,6 +18,16 @@ class SelectionStats {
   readonly totals = new OutcomeStats();
   /** Predictions with a 0/1 outcome, in resolution order, for windowed stats. */
   readonly scored: TrackedPrediction[] = [];
+  readonly forecasts: Partial<Record<'return' | 'volatility', ForecastStats>> = {};
+
+  forecastSummaries(): Partial<Record<'return' | 'volatility', ForecastSummary>> {
+    const out: Partial<Record<'return' | 'volatility', ForecastSummary>> = {};
+    for (const target of ['return', 'volatility'] as const) {
+      const f = this.forecasts[target];
+      if (f !== undefined) out[target] = f.summary();
+    }
+    return out;
+  }
 
   report(window: number | undefined): TrackerStats {
     let scores = this.totals;
@@ -20,7 +35,7 @@ class SelectionStats {
       scores = new OutcomeStats();
       for (let i = this.scored.length - window; i < this.scored.length; i++) {
         const p = this.scored[i]!;
-        scores.add(p.prediction, p.threshold, p.outcome as 0 | 1);
+        scores.add(p.prediction!, p.threshold, p.outcome as 0 | 1, lastMove(p));
       }
     }
     return {
@@ -29,6 +44,7 @@ class SelectionStats {
       pending: this.recorded - this.totals.scored - this.flat,
       window: window ?? null,
       ...scores.summary(),
+      forecasts: this.forecastSummaries(),
     };
   }
 }
@@ -41,6 +57,7 @@ export class StatsBook {
   private readonly byPair = new Map<string, Map<string, SelectionStats>>();
 
   recorded(p: TrackedPrediction): void {
+    if (p.prediction === null) return;
     for (const s of this.selections(p)) s.recorded++;
   }
 
@@ -48,10 +65,17 @@ export class StatsBook {
   resolved(p: TrackedPrediction): void {
     const outcome = p.outcome;
     if (outcome === null) return;
+    const move = lastMove(p);
     for (const s of this.selections(p)) {
+      if (p.forecast !== null && p.actual !== null) {
+        const t = p.forecast.target;
+        const f = s.forecasts[t] ?? (s.forecasts[t] = new ForecastStats(t));
+        f.add(p.forecast.value, p.forecast.naive, p.actual);
+      }
+      if (p.prediction === null) continue;
       if (outcome === 'flat') s.flat++;
       else {
-        s.totals.add(p.prediction, p.threshold, outcome);
+        s.totals.add(p.prediction, p.threshold, outcome, move);
         s.scored.push(p);
       }
     }

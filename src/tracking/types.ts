@@ -9,9 +9,11 @@
  * and counted but excluded from every score (accuracy, Brier, ...): an
  * unchanged price is neither a hit nor a miss for an up/down call.
  */
-import type { ScoreSummary } from '../models/outcome-stats.js';
+import type { ForecastInput } from '../core/prediction.js';
+import type { ForecastSummary, ScoreSummary } from '../models/outcome-stats.js';
 
-export type { CalibrationBin, ScoreSummary } from '../models/outcome-stats.js';
+export type { ForecastInput } from '../core/prediction.js';
+export type { CalibrationBin, ForecastSummary, ScoreSummary } from '../models/outcome-stats.js';
 
 export type Outcome = 0 | 1 | 'flat';
 
@@ -48,11 +50,18 @@ export interface TrackedPrediction {
   readonly symbol: string;
   readonly modelVersion: string;
   readonly timestamp: number;
-  readonly prediction: number;
+  /** P(up); null for a pure forecast (a volatility model). */
+  readonly prediction: number | null;
   readonly horizon: number;
   /** null only for predictions given with their outcome and no price (see `recordOutcome`). */
   readonly price: number | null;
+  /** Close of the candle before, when known: gives the reversal and momentum baselines their call. */
+  readonly previousPrice: number | null;
   readonly threshold: number;
+  /** The return or volatility forecast recorded with it, if any. */
+  readonly forecast: ForecastInput | null;
+  /** The forecast's outcome in the same units, once resolved from candles. */
+  readonly actual: number | null;
   /** null while pending. */
   readonly outcome: Outcome | null;
   readonly source: ResolutionSource | null;
@@ -64,6 +73,8 @@ export interface TrackedPrediction {
 
 /** Scores of resolved predictions plus the counts of the selection they were taken from. */
 export interface TrackerStats extends ScoreSummary {
+  /** Scores of return and volatility forecasts of the selection, per target (absent without any). */
+  readonly forecasts: Partial<Record<'return' | 'volatility', ForecastSummary>>;
   /** Predictions recorded (whole history of the selection, whatever `window`). */
   readonly count: number;
   /** Outcomes 'flat', excluded from the scores (whole history). */

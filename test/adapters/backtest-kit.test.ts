@@ -44,6 +44,7 @@ beforeAll(async () => {
     candles: (series.get('BTCUSDT') as Candle[]).slice(0, 400),
     seed: 9,
     name: 'bk-tiny',
+    featureSet: 'relative',
     kind: 'tfjs',
     calibration: 'none',
     network: { layers: [8], epochs: 3, earlyStopping: false, learningRate: 0.01 },

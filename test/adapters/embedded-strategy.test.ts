@@ -40,6 +40,7 @@ beforeAll(async () => {
     candles: candles.slice(0, 400),
     seed: 7,
     name: 'embedded-tiny',
+    featureSet: 'relative',
     kind: 'tfjs',
     calibration: 'none',
     network: { layers: [8], epochs: 3, earlyStopping: false, learningRate: 0.01 },

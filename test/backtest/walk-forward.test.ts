@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MlBacktestResult, runModelBacktest, runWalkForward } from '../../backtest/ml-backtest.js';
 import { renderHtmlReport } from '../../backtest/report-html.js';
-import { type MlBacktestResult, runModelBacktest, runWalkForward } from '../../backtest/walk-forward.js';
 import type { Candle } from '../../src/core/types.js';
 import { generateSyntheticCandles } from '../../src/data/index.js';
 import { buildDataset } from '../../src/features/dataset.js';
@@ -37,6 +37,7 @@ describe('runWalkForward', () => {
       trainWindow: 800,
       testWindow: 500,
       horizon: HORIZON,
+      featureSet: 'relative',
       kind: 'tfjs',
       network: TINY,
       seed: 3,
@@ -46,48 +47,53 @@ describe('runWalkForward', () => {
 
   it('never lets a training label reach into a test window (embargo of horizon candles)', () => {
     const { windows } = run;
-    expect(windows.length).toBe(4);
-    const ds = buildDataset(candles, { horizon: HORIZON });
+    // 3200 candles give 3,164 rows: 4 full windows and a last, shorter one that is tested too.
+    expect(windows.length).toBe(5);
+    const ds = buildDataset(candles, { horizon: HORIZON, featureSet: 'relative' });
     for (const w of windows) {
+      const sw = w.series[0]!;
       // Every training row's label looks at candle t + horizon, which must come before every later test window.
       for (let r = w.trainRows[0]; r < w.trainRows[1]; r++) {
         const labelCandle = ds.candleIndex[r]! + HORIZON;
         for (const later of windows.filter((v) => v.index >= w.index)) {
-          expect(labelCandle).toBeLessThan(later.testCandles[0]);
+          expect(labelCandle).toBeLessThan(later.series[0]!.testCandles[0]);
         }
       }
-      expect(w.lastLabelCandle).toBe(ds.candleIndex[w.trainRows[1] - 1]! + HORIZON);
-      expect(w.lastLabelCandle).toBeLessThan(w.testCandles[0]);
+      expect(sw.lastLabelCandle).toBe(ds.candleIndex[w.trainRows[1] - 1]! + HORIZON);
+      expect(sw.lastLabelCandle).toBeLessThan(sw.testCandles[0]);
       // The embargo: horizon rows between the training and the test rows.
-      expect(ds.candleIndex.indexOf(w.testCandles[0]) - w.trainRows[1]).toBe(HORIZON);
-      expect(w.fitRows + w.validationRows).toBeLessThan(w.trainRows[1] - w.trainRows[0]);
+      expect(ds.candleIndex.indexOf(sw.testCandles[0]) - w.trainRows[1]).toBe(HORIZON);
+      // Fitting, early-stopping and calibration slices, each after another embargo.
       expect(w.validationRows).toBeGreaterThan(0);
+      expect(w.calibrationRows).toBeGreaterThan(0);
+      expect(w.fitRows + w.validationRows + w.calibrationRows + 2 * HORIZON).toBe(w.trainRows[1] - w.trainRows[0]);
     }
-    // Test windows follow each other without gap or overlap, each traded once.
+    // Test windows follow each other without gap or overlap, each traded once, up to the last candle.
     for (let k = 1; k < windows.length; k++) {
-      expect(windows[k]!.testCandles[0]).toBe(windows[k - 1]!.testCandles[1]);
+      expect(windows[k]!.series[0]!.testCandles[0]).toBe(windows[k - 1]!.series[0]!.testCandles[1]);
     }
+    expect(windows.at(-1)!.series[0]!.testCandles[1]).toBe(candles.length - HORIZON);
   });
 
   it('trains a different model per window and labels its predictions with it', () => {
     const { windows, predictions } = run;
-    expect(windows.map((w) => w.modelVersion)).toEqual(['wf-1', 'wf-2', 'wf-3', 'wf-4']);
-    expect(new Set(windows.map((w) => w.modelId)).size).toBe(4);
+    expect(windows.map((w) => w.modelVersion)).toEqual(['wf-1', 'wf-2', 'wf-3', 'wf-4', 'wf-5']);
+    expect(new Set(windows.map((w) => w.modelId)).size).toBe(5);
     expect(windows.every((w, i) => w.modelId.startsWith(`wf-${i + 1}@`))).toBe(true);
-    expect(predictions.batchCalls).toBe(4);
     for (const w of windows) {
-      for (let i = w.testCandles[0]; i < w.testCandles[1]; i++) {
+      const [from, to] = w.series[0]!.testCandles;
+      for (let i = from; i < to; i++) {
         expect(predictions.get(candles[i]!.symbol, candles[i]!.timestamp)?.modelVersion).toBe(w.modelVersion);
       }
-      expect(w.stats.count).toBe(w.testCandles[1] - w.testCandles[0]);
+      expect(w.stats.count).toBe(to - from);
     }
-    expect(predictions.size).toBe(windows.at(-1)!.testCandles[1] - windows[0]!.testCandles[0]);
+    expect(predictions.size).toBe(windows.at(-1)!.series[0]!.testCandles[1] - windows[0]!.series[0]!.testCandles[0]);
   });
 
   it('trades all test windows in one continuous run', () => {
     const { result, windows, traded } = run;
-    const first = windows[0]!.testCandles[0];
-    const end = windows.at(-1)!.testCandles[1];
+    const first = windows[0]!.series[0]!.testCandles[0];
+    const end = windows.at(-1)!.series[0]!.testCandles[1];
     expect(traded).toEqual([[first, end]]);
     expect(result.candles).toBe(end - first);
     expect(result.start).toBe(candles[first]!.timestamp);
@@ -95,7 +101,7 @@ describe('runWalkForward', () => {
     expect(result.trades.length).toBeGreaterThan(0);
     // One account throughout: the equity curve never jumps back to the starting cash at a window boundary.
     const boundary = result.equityCurve.findIndex(
-      (p) => p.timestamp === candles[windows[1]!.testCandles[0]]!.timestamp,
+      (p) => p.timestamp === candles[windows[1]!.series[0]!.testCandles[0]]!.timestamp,
     );
     expect(result.equityCurve[boundary]!.equity).not.toBe(result.config.initialCash);
     // Every prediction's outcome resolved (the last ones from the candles after the run).
@@ -103,48 +109,58 @@ describe('runWalkForward', () => {
     expect(run.stats.count).toBe(end - first);
   });
 
-  it('reports ML accuracy next to the no-skill and trading baselines', () => {
+  it('reports ML accuracy next to the naive baselines on the same predictions, and the trading baselines', () => {
     const { result, stats } = run;
     const ml = result.sections!.find((s) => s.title.startsWith('ML predictions'))!;
     const rows = new Map(ml.rows);
     expect(rows.get('accuracy')).toBe(stats.accuracy);
     for (const label of [
+      'ROC AUC',
       'precision (up)',
       'recall (up)',
-      'F1 (up)',
       'Brier score',
+      'Brier score of the base rate (a constant)',
       'log loss',
       'baseline: majority class of each training window',
-      'baseline: majority class in hindsight',
       'baseline: always up',
+      'baseline: the next candle reverses the last',
+      'baseline: the next candle continues the last',
     ]) {
-      expect(typeof rows.get(label)).toBe('number');
+      expect(typeof rows.get(label), label).toBe('number');
     }
     expect(rows.get('baseline: always up')).toBe(stats.baseRate);
+    expect(rows.get('baseline: the next candle reverses the last')).toBe(stats.reversalAccuracy);
+    // Reversal and momentum call opposite directions, so (flat last candles aside) they add up to 1.
+    expect(stats.reversalAccuracy! + stats.momentumAccuracy!).toBeCloseTo(1, 2);
+    expect(stats.baseRateBrier).toBeCloseTo(stats.baseRate! * (1 - stats.baseRate!), 12);
     // The planted momentum is learnable: aligned features, labels and predictions beat every no-skill baseline clearly.
     expect(stats.accuracy!).toBeGreaterThan(Math.max(stats.noSkillAccuracy!, 0.5) + 0.05);
     const names = result.benchmarks.map((b) => b.name);
     expect(names).toEqual(['buy-and-hold', 'sma-crossover(10,30,long-short) at 0.2', 'always-long(0.2)']);
     const titles = result.sections!.map((s) => s.title);
     expect(titles).toEqual([
-      'ML predictions (prediction tracker, out of sample)',
+      'ML predictions, scored out of sample',
+      'What the costs demand',
       'Walk-forward windows',
       'Predicted probability of up (histogram)',
-      'Calibration (deciles of predicted probability)',
+      'Reliability (deciles of predicted probability, before and after calibration)',
     ]);
-    const windowsSection = result.sections![1]!;
-    expect(windowsSection.rows).toHaveLength(4);
-    expect(String(windowsSection.rows[0]![1])).toMatch(/^accuracy 0\.\d{4} · majority 0\.\d{4} · always up/);
+    const windowsSection = result.sections![2]!;
+    expect(windowsSection.table!.rows).toHaveLength(5);
+    expect(windowsSection.table!.columns.slice(0, 3)).toEqual(['window', 'test from', 'test to']);
+    const costs = new Map(result.sections![1]!.rows);
+    expect(costs.get('round trip (fees and slippage of entry and exit)')).toBeCloseTo(2 * (0.001 + 0.0005), 12);
+    expect(costs.get('break-even accuracy at that move') as number).toBeGreaterThan(0.5);
     const html = renderHtmlReport(result);
-    for (const id of ['equity', 'drawdown', 'section-1', 'section-2', 'section-3'])
+    for (const id of ['equity', 'drawdown', 'section-2', 'section-3', 'section-4'])
       expect(html).toContain(`id="${id}"`);
-    expect(html).toContain('Calibration (deciles of predicted probability)');
+    expect(html).toContain('before calibration: observed up rate');
     expect(html).toContain('always-long(0.2)');
   });
 
   it('rejects windows the data cannot hold', async () => {
     await expect(runWalkForward({ candles: candles.slice(0, 500), trainWindow: 800 })).rejects.toThrow(
-      /too few for a 800-row training window/,
+      /too few for a 800-step training window/,
     );
   });
 });
@@ -181,8 +197,11 @@ describe('ML backtest of a registered model, API and CLI', () => {
       expect(run.windows[0]!.modelVersion).toBe('tiny@v1');
       expect(run.result.symbols).toEqual(['SYN/USDT', 'OTHER/USDT']);
       expect(run.tracker.statsBy('symbol').size).toBe(2);
-      const ml = new Map(run.result.sections![0]!.rows);
-      expect(String(ml.get('WARNING'))).toMatch(/in-sample/);
+      const warnings = run.result.sections![0]!.warnings!;
+      expect(warnings.join('\n')).toMatch(
+        /SYN\/USDT .* overlaps the model's training period .*the same symbol: those predictions are in-sample/,
+      );
+      expect(warnings.join('\n')).toMatch(/OTHER\/USDT .* a different symbol in the same period/);
       expect(run.result.sections!.map((s) => s.title)).not.toContain('Walk-forward windows');
     } finally {
       await predictor.dispose();
@@ -249,13 +268,16 @@ describe('ML backtest of a registered model, API and CLI', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Backtest: ml\(0\.6,0\.1,long-only\) on SYN\/USDT \(1h\)/);
-    expect(r.stdout).toMatch(/walk-forward: 3 windows, train 6000 \/ test 4000 rows, horizon 2, embargo 2/);
-    expect(r.stdout).toMatch(/walk-forward: 3 models trained in/);
+    expect(r.stdout).toMatch(
+      /walk-forward: 4 windows \(logistic, direction\), train 6000 \/ test 4000 steps of 1h, horizon 2, embargo 2/,
+    );
+    expect(r.stdout).toMatch(/walk-forward: 4 models trained in/);
     const result = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8'));
-    expect(result.candles).toBe(12_000);
+    // Rows start after the core set's 364-candle history; the last, shorter window is traded too.
+    expect(result.candles).toBe(20_000 - 364 - 6000 - 2 - 2);
     const reopened = PredictionTracker.open(trackerFile);
-    expect(reopened.stats().count).toBe(12_000);
-    expect([...reopened.statsBy('modelVersion').keys()]).toEqual(['wf-1', 'wf-2', 'wf-3']);
+    expect(reopened.stats().count).toBe(result.candles);
+    expect([...reopened.statsBy('modelVersion').keys()]).toEqual(['wf-1', 'wf-2', 'wf-3', 'wf-4']);
     reopened.close();
     // The journal holds one run: a second run must use a new file.
     const again = cli('--strategy', 'ml', '--tracker', trackerFile, '--out', out);

@@ -37,14 +37,20 @@ describe('splitChronological', () => {
 
 describe('walkForwardSplits', () => {
   it('slides train and test windows with an embargo between them', () => {
+    // The last 15 rows form a shorter, last test window: every row after the first training window is tested.
     expect(walkForwardSplits({ rows: 100, trainWindow: 40, testWindow: 20, embargo: 5 })).toEqual([
       { trainStart: 0, trainEnd: 40, testStart: 45, testEnd: 65 },
       { trainStart: 20, trainEnd: 60, testStart: 65, testEnd: 85 },
+      { trainStart: 40, trainEnd: 80, testStart: 85, testEnd: 100 },
     ]);
     expect(walkForwardSplits({ rows: 100, trainWindow: 40, testWindow: 20, embargo: 5, expanding: true })).toEqual([
       { trainStart: 0, trainEnd: 40, testStart: 45, testEnd: 65 },
       { trainStart: 0, trainEnd: 60, testStart: 65, testEnd: 85 },
+      { trainStart: 0, trainEnd: 80, testStart: 85, testEnd: 100 },
     ]);
+    expect(walkForwardSplits({ rows: 100, trainWindow: 40, testWindow: 20, embargo: 5, partial: false })).toHaveLength(
+      2,
+    );
   });
 
   it('never overlaps test windows, never trains within `embargo` rows of its test, stays in range', () => {
@@ -60,16 +66,19 @@ describe('walkForwardSplits', () => {
           const step = testWindow + extraStep;
           const ws = walkForwardSplits({ rows, trainWindow, testWindow, embargo, step, expanding });
           ws.forEach((w, k) => {
+            const last = k === ws.length - 1;
             expect(w.trainStart).toBeGreaterThanOrEqual(0);
             expect(w.trainEnd - w.trainStart).toBeGreaterThanOrEqual(trainWindow);
             expect(w.testStart - w.trainEnd).toBe(embargo);
-            expect(w.testEnd - w.testStart).toBe(testWindow);
+            if (!last) expect(w.testEnd - w.testStart).toBe(testWindow);
+            expect(w.testEnd - w.testStart).toBeGreaterThan(0);
             expect(w.testEnd).toBeLessThanOrEqual(rows);
             if (k > 0) expect(w.testStart).toBeGreaterThanOrEqual(ws[k - 1]!.testEnd);
           });
-          // As many folds as fit.
-          const next = trainWindow + ws.length * step + embargo + testWindow;
-          expect(next).toBeGreaterThan(rows);
+          // As many folds as start before the end; with steps equal to the test window, every row after the first is tested.
+          const next = trainWindow + ws.length * step + embargo;
+          expect(next).toBeGreaterThanOrEqual(rows);
+          if (extraStep === 0 && ws.length > 0) expect(ws.at(-1)!.testEnd).toBe(rows);
         },
       ),
       { numRuns: 500 },

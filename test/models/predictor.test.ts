@@ -29,8 +29,8 @@ let tmp: string;
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), 'qf-predictor-'));
   candles = syntheticCandles('planted', 4000, 8);
-  ds = buildDataset(candles, { horizon: 1 });
-  tfjs = await trainModel({ candles, name: 'tf', kind: 'tfjs', network: { epochs: 3 } });
+  ds = buildDataset(candles, { horizon: 1, featureSet: 'relative' });
+  tfjs = await trainModel({ candles, name: 'tf', featureSet: 'relative', kind: 'tfjs', network: { epochs: 3 } });
 });
 
 afterAll(async () => {
@@ -85,7 +85,7 @@ describe('Predictor', () => {
   });
 
   it.skipIf(!HAS_PYTHON)('serves a Python model and a TensorFlow.js model through the same interface', async () => {
-    const python = await trainModel({ candles, name: 'py', kind: 'python' });
+    const python = await trainModel({ candles, name: 'py', featureSet: 'relative', kind: 'python' });
     try {
       expect(python.meta.kind).toBe('python');
       expect(python.meta.python?.script).toBe('logistic_model.py');

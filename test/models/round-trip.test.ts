@@ -35,10 +35,17 @@ let rows: Float32Array;
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), 'qf-roundtrip-'));
   const candles = syntheticCandles('planted', 4000, 5);
-  trained = await trainModel({ candles, name: 'roundtrip', kind: 'tfjs', network: { epochs: 3 }, seed: 3 });
+  trained = await trainModel({
+    candles,
+    name: 'roundtrip',
+    featureSet: 'relative',
+    kind: 'tfjs',
+    network: { epochs: 3 },
+    seed: 3,
+  });
   modelDir = path.join(tmp, 'model');
   await writeModelDirectory(modelDir, trained.files);
-  const ds = buildDataset(candles, { horizon: 1 });
+  const ds = buildDataset(candles, { horizon: 1, featureSet: 'relative' });
   // 40 rows through the fast path one by one, 600 through TensorFlow.js as a batch.
   rows = ds.features.slice(0, 600 * ds.cols);
 });

@@ -120,7 +120,7 @@ describe('HTTP API: success paths', () => {
       body: { model: 'alpha', candles: objects },
     });
     expect(last.status).toBe(200);
-    const ds = buildDataset(window, { horizon: 1 });
+    const ds = buildDataset(window, { horizon: 1, featureSet: 'relative' });
     // the dataset drops the last candle (no label); its features equal the server's for candle 78
     const ref = await api(s.url, 'POST', '/api/ml/predict', {
       key: BOT_KEY,

@@ -44,20 +44,34 @@ export async function makeModelFixture(options: { python?: boolean } = {}): Prom
   const modelsDir = path.join(root, 'models');
   mkdirSync(modelsDir);
   const candles = generateSyntheticCandles({ mode: 'planted', count: 600, seed: 7 });
-  const a = await trainModel({ candles, name: 'tf-a', kind: 'tfjs', network: { epochs: 2, layers: [8] }, seed: 3 });
-  const b = await trainModel({ candles, name: 'tf-b', kind: 'tfjs', network: { epochs: 2, layers: [8] }, seed: 4 });
+  const a = await trainModel({
+    candles,
+    name: 'tf-a',
+    featureSet: 'relative',
+    kind: 'tfjs',
+    network: { epochs: 2, layers: [8] },
+    seed: 3,
+  });
+  const b = await trainModel({
+    candles,
+    name: 'tf-b',
+    featureSet: 'relative',
+    kind: 'tfjs',
+    network: { epochs: 2, layers: [8] },
+    seed: 4,
+  });
   const files: Record<string, ModelFiles> = { 'tf-a': a.files, 'tf-b': b.files };
   await writeModelDirectory(path.join(modelsDir, 'tf-a'), a.files);
   await writeModelDirectory(path.join(modelsDir, 'tf-b'), b.files);
   await a.predictor.dispose();
   await b.predictor.dispose();
   if (options.python !== false) {
-    const p = await trainModel({ candles, name: 'py-a', kind: 'python' });
+    const p = await trainModel({ candles, name: 'py-a', featureSet: 'relative', kind: 'python' });
     files['py-a'] = p.files;
     await writeModelDirectory(path.join(modelsDir, 'py-a'), p.files);
     await p.predictor.dispose();
   }
-  const ds = buildDataset(candles, { horizon: 1 });
+  const ds = buildDataset(candles, { horizon: 1, featureSet: 'relative' });
   return {
     root,
     modelsDir,
@@ -197,7 +211,13 @@ export async function trainPythonModel(
   mkdirSync(scriptDir, { recursive: true });
   const script = path.join(scriptDir, scriptName);
   writeFileSync(script, source);
-  const trained = await trainModel({ candles: [...fx.candles], name: modelDir, kind: 'python', python: { script } });
+  const trained = await trainModel({
+    candles: [...fx.candles],
+    name: modelDir,
+    featureSet: 'relative',
+    kind: 'python',
+    python: { script },
+  });
   await trained.predictor.dispose();
   const dir = path.join(fx.modelsDir, modelDir);
   await writeModelDirectory(dir, trained.files);

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWalkForward } from '../../backtest/walk-forward.js';
+import { runWalkForward } from '../../backtest/ml-backtest.js';
 import { loadCandles } from '../../src/data/index.js';
 import { MANIFEST_FILE, sha256Hex } from '../../src/models/model-files.js';
 import { ModelRegistry } from '../../src/registry/index.js';
@@ -113,7 +113,7 @@ describe('parallel and sequential sweeps', () => {
     expect(renderSweepJson(pooled)).toBe(readFileSync(written.json, 'utf8'));
     const csv = renderSweepCsv(pooled).trim().split('\n');
     expect(csv).toHaveLength(9);
-    expect(csv[0]).toMatch(/^rank,score,symbol,timeframe,featureSet,/);
+    expect(csv[0]).toMatch(/^rank,score,symbol,timeframe,kind,featureSet,/);
     const html = renderSweepHtml(pooled);
     expect(html).toContain('uPlot');
     expect(html).not.toMatch(/<script src=/);
