@@ -484,7 +484,9 @@ function volatilityReplay(layout: WalkForwardLayout, forecasts: ReadonlyMap<stri
   const { horizon } = layout.settings;
   const naive = new Map<string, number>();
   for (const s of layout.series) {
-    s.candles.forEach((c, i) => naive.set(key(c.symbol, c.timestamp), s.inputs.volatility[i]! * Math.sqrt(horizon)));
+    s.candles.forEach((c, i) => {
+      naive.set(key(c.symbol, c.timestamp), s.inputs.volatility[i]! * Math.sqrt(horizon));
+    });
   }
   return (tracker: PredictionTracker): Strategy => ({
     name: 'volatility forecasts',

@@ -35,7 +35,7 @@ import { ConfigError, DataError } from '../core/errors.js';
 import { Mulberry32 } from '../core/random.js';
 import type { Candle } from '../core/types.js';
 import { extractFeaturesBatch } from './batch-extractor.js';
-import { type FeatureSchema, featureNames, schemaWarmup } from './feature-schema.js';
+import { featureNames, schemaWarmup } from './feature-schema.js';
 import type { FeatureSetSpec } from './feature-sets.js';
 import { resolveFeatureSchema } from './feature-sets.js';
 import { FeatureStream } from './streaming-extractor.js';

@@ -14,7 +14,6 @@ import type { Candle, Prediction } from '../core/types.js';
 import { assertSingleSymbol } from '../features/candle-checks.js';
 import type { FeatureSchema } from '../features/feature-schema.js';
 import { type ContextSeries, FeatureStream, streamSeries } from '../features/streaming-extractor.js';
-import type { Calibration } from './calibration.js';
 import type { ModelMeta } from './model-meta.js';
 import { assertPredictsDirection, predictionOf } from './prediction-of.js';
 import type { Predictor } from './predictor.js';
@@ -83,6 +82,17 @@ export function seriesInputs(
     if (valid[t] === 1) values.set(rows.subarray((t - lookback + 1) * nf, (t + 1) * nf), t * width);
   }
   return { symbol, schema: stream.schema, lookback, width, values, valid, first: firstOrEnd, volatility, rows: n };
+}
+
+/** The input rows of the given candles, contiguous, for one batch call. */
+export function gatherInputs(inputs: SeriesInputs, candles: readonly number[]): Float32Array {
+  const w = inputs.width;
+  const batch = new Float32Array(candles.length * w);
+  for (let k = 0; k < candles.length; k++) {
+    const i = candles[k]!;
+    batch.set(inputs.values.subarray(i * w, (i + 1) * w), k * w);
+  }
+  return batch;
 }
 
 export interface AddSeriesOptions {
@@ -169,12 +179,7 @@ export class PrecomputedPredictor implements CandlePredictor {
     const rows: number[] = [];
     for (let i = from; i < to; i++) if (inputs.valid[i] === 1) rows.push(i);
     if (rows.length === 0) return 0;
-    const contiguous = rows.length === to - from;
-    let batch = inputs.values.subarray(from * w, to * w);
-    if (!contiguous) {
-      batch = new Float32Array(rows.length * w);
-      rows.forEach((i, k) => batch.set(inputs.values.subarray(i * w, (i + 1) * w), k * w));
-    }
+    const batch = rows.length === to - from ? inputs.values.subarray(from * w, to * w) : gatherInputs(inputs, rows);
     const values = await predictor.predictBatch(batch);
     this.batches++;
     if (values.length !== rows.length) {

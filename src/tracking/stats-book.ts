@@ -69,7 +69,11 @@ export class StatsBook {
     for (const s of this.selections(p)) {
       if (p.forecast !== null && p.actual !== null) {
         const t = p.forecast.target;
-        const f = s.forecasts[t] ?? (s.forecasts[t] = new ForecastStats(t));
+        let f = s.forecasts[t];
+        if (f === undefined) {
+          f = new ForecastStats(t);
+          s.forecasts[t] = f;
+        }
         f.add(p.forecast.value, p.forecast.naive, p.actual);
       }
       if (p.prediction === null) continue;
