@@ -12,6 +12,11 @@
  *   `all: true`. `symbol` and `timeframe` default to the model's training
  *   market. Predictions from candles are recorded in the tracker and scored
  *   as later candles arrive.
+ *
+ * Batches are validated, computed and recorded in slices (slices.ts), so a
+ * big batch never holds the event loop for long: /health and small
+ * predictions are answered between its slices. Recording in the tracker runs
+ * one request at a time (in order), since candles must reach it in order.
  */
 
 import type { FastifyInstance } from 'fastify';
@@ -24,6 +29,24 @@ import { checkFeatureRow, rowsToFloat32 } from './feature-rows.js';
 import type { ServedModel } from './model-pool.js';
 import { predictSchema } from './schemas.js';
 import type { ServerContext } from './server-context.js';
+import { inSlices, SerialQueue } from './slices.js';
+
+/** Rows per call of the model (about a millisecond of the MLP's forward pass). */
+const INFERENCE_SLICE = 512;
+/** Candles fed to the tracker per turn of the event loop. */
+const TRACKING_SLICE = 256;
+
+/** `rows` (n x width, row-major) through the model in slices. */
+async function predictInSlices(model: ServedModel, rows: Float32Array): Promise<Float32Array> {
+  const width = model.inputWidth;
+  const n = rows.length / width;
+  if (n <= INFERENCE_SLICE) return model.predictor.predictBatch(rows);
+  const out = new Float32Array(n);
+  await inSlices(n, INFERENCE_SLICE, async (from, to) => {
+    out.set(await model.predictor.predictBatch(rows.subarray(from * width, to * width)), from);
+  });
+  return out;
+}
 
 export interface PredictBody {
   readonly model?: string;
@@ -113,6 +136,7 @@ function cacheCounters(model: ServedModel): { hits: number; misses: number } | u
 
 export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): void {
   const { pool, metrics, limits } = ctx;
+  const tracking = new SerialQueue();
 
   /** The model for `ref` (or the default model), leased: the caller releases it. */
   function leaseModel(ref: string | undefined): ServedModel | Promise<ServedModel> {
@@ -192,7 +216,7 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
     const out = await run(
       model,
       limits.predictionTimeoutMs,
-      () => model.predictor.predictBatch(x),
+      () => predictInSlices(model, x),
       (i) => `rows[${i}]`,
     );
     metrics.predicted(model.ref, 'rows', out.length);
@@ -203,11 +227,11 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
     const meta = model.predictor.meta;
     const symbol = body.symbol ?? meta.training.symbol;
     const timeframe = body.timeframe ?? meta.training.timeframe;
-    const candles = parseCandles(body.candles!, symbol, timeframe);
+    const candles = await parseCandles(body.candles!, symbol, timeframe);
     const all = body.all === true;
     let inputs: CandleInputs;
     try {
-      inputs = candleInputs(candles, meta, all, model.ref);
+      inputs = await candleInputs(candles, meta, all, model.ref);
     } catch (err) {
       throw predictionError(err, model, 'candles');
     }
@@ -218,7 +242,7 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
       const out = await run(
         model,
         limits.predictionTimeoutMs,
-        () => model.predictor.predictBatch(x),
+        () => predictInSlices(model, x),
         (k) => `candles[${inputs.candleIndex[k]}]`,
       );
       probabilities = out;
@@ -228,7 +252,7 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
       cached = r.cached;
     }
     metrics.predicted(model.ref, 'candles', inputs.count);
-    const tracked = track(ctx, model, candles, inputs, probabilities);
+    const tracked = await tracking.run(() => track(ctx, model, candles, inputs, probabilities));
     const last = inputs.count - 1;
     const response: Record<string, unknown> = {
       model: model.ref,
@@ -274,30 +298,32 @@ function checkInputs(body: PredictBody): void {
  * counted yet, so overlapping windows sent again and again are recorded once.
  * A tracker failure never fails the prediction: it is logged and the count is 0.
  */
-function track(
+async function track(
   ctx: ServerContext,
   model: ServedModel,
   candles: readonly Candle[],
   inputs: CandleInputs,
   probabilities: ArrayLike<number>,
-): number {
+): Promise<number> {
   const { tracker } = ctx;
   const horizon = model.predictor.meta.label.horizon;
   let recorded = 0;
   let k = 0;
   try {
-    for (let i = 0; i < candles.length; i++) {
-      const candle = candles[i]!;
-      const ignoredBefore = tracker.ignoredCandles;
-      tracker.onCandle(candle);
-      if (tracker.ignoredCandles !== ignoredBefore) continue; // not after the last counted candle
-      while (k < inputs.count && inputs.candleIndex[k]! < i) k++;
-      if (k >= inputs.count || inputs.candleIndex[k] !== i) continue;
-      const key = { symbol: candle.symbol, modelVersion: model.ref, timestamp: candle.timestamp };
-      if (tracker.get(key) !== undefined) continue;
-      tracker.record({ ...key, prediction: probabilities[k]!, horizon, price: candle.close });
-      recorded++;
-    }
+    await inSlices(candles.length, TRACKING_SLICE, (from, to) => {
+      for (let i = from; i < to; i++) {
+        const candle = candles[i]!;
+        const ignoredBefore = tracker.ignoredCandles;
+        tracker.onCandle(candle);
+        if (tracker.ignoredCandles !== ignoredBefore) continue; // not after the last counted candle
+        while (k < inputs.count && inputs.candleIndex[k]! < i) k++;
+        if (k >= inputs.count || inputs.candleIndex[k] !== i) continue;
+        const key = { symbol: candle.symbol, modelVersion: model.ref, timestamp: candle.timestamp };
+        if (tracker.get(key) !== undefined) continue;
+        tracker.record({ ...key, prediction: probabilities[k]!, horizon, price: candle.close });
+        recorded++;
+      }
+    });
   } catch (err) {
     ctx.log.warn({ err: describeError(err), model: model.ref }, 'prediction tracker refused a record');
   }

@@ -130,7 +130,7 @@ export interface ServerOptions {
   readonly headersTimeoutMs?: number;
   /** Time to receive a whole request, body included (default 10 s). */
   readonly requestTimeoutMs?: number;
-  /** Socket inactivity timeout (default: as requestTimeoutMs). */
+  /** Socket inactivity timeout (default: the handler timeout plus 5 s). */
   readonly connectionTimeoutMs?: number;
   /** Time a model-management request may take (default 120 s); exceeded -> 503. Predictions have predictionTimeoutMs. */
   readonly handlerTimeoutMs?: number;
@@ -290,7 +290,13 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.bodyLimit,
     requestTimeout,
-    connectionTimeout: positiveInteger(options.connectionTimeoutMs, requestTimeout, 'connectionTimeoutMs'),
+    // Socket inactivity, also while a handler works: longer than any handler may take. Slow clients meet the
+    // header and request timeouts first.
+    connectionTimeout: positiveInteger(
+      options.connectionTimeoutMs,
+      Math.max(limits.handlerTimeoutMs, limits.predictionTimeoutMs) + 5_000,
+      'connectionTimeoutMs',
+    ),
     keepAliveTimeout: 72_000,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
