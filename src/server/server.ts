@@ -462,6 +462,14 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
     }
   });
 
+  // Which process of a cluster answered: every response says so.
+  const instance = options.instance;
+  if (instance !== undefined) {
+    app.addHook('onRequest', async (_request, reply) => {
+      reply.header('x-quantflow-instance', instance);
+    });
+  }
+
   // --- limits: requests in progress per key, requests per minute per key, the memory budget ---
   if (maxInFlight > 0) {
     const inFlight = new Map<string, number>();
