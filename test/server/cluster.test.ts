@@ -7,12 +7,11 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { request } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelRegistry } from '../../src/registry/index.js';
-import { type ModelFixture, makeModelFixture, row } from './helpers.js';
+import { freshApi, type ModelFixture, makeModelFixture, row } from './helpers.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KEY = 'cluster-test-key-3f9a1c7e5b2d';
@@ -24,64 +23,11 @@ beforeAll(async () => {
 });
 afterAll(() => fx?.cleanup());
 
-interface Answer {
-  readonly status: number;
-  /** The worker that answered (x-quantflow-instance). */
-  readonly instance: string | undefined;
-  // biome-ignore lint/suspicious/noExplicitAny: JSON answers are inspected freely in tests
-  readonly json: any;
-  readonly text: string;
-}
-
-/** One request on a fresh connection, so the cluster hands it to the next worker. */
-function call(url: string, route: string, body?: unknown): Promise<Answer> {
-  const data = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${url}${route}`,
-      {
-        method: data === undefined ? 'GET' : 'POST',
-        agent: false,
-        headers: {
-          authorization: `Bearer ${KEY}`,
-          ...(data !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        timeout: 10_000,
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          text += c;
-        });
-        res.on('end', () => {
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          const instance = res.headers['x-quantflow-instance'];
-          resolve({
-            status: res.statusCode ?? 0,
-            instance: typeof instance === 'string' ? instance : undefined,
-            json,
-            text,
-          });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
 /** Predicts once; returns [the worker that answered, the model version it named]. */
 async function predictOnce(url: string): Promise<[string, string]> {
-  const predicted = await call(url, '/api/ml/predict', { features: row(fx, 3) });
+  const predicted = await freshApi(url, '/api/ml/predict', { key: KEY, body: { features: row(fx, 3) } });
   expect(predicted.status, predicted.text).toBe(200);
-  return [predicted.instance ?? '?', predicted.json.model];
+  return [predicted.headers.get('x-quantflow-instance') ?? '?', predicted.json.model];
 }
 
 function quantflow(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -168,11 +114,11 @@ describe('quantflow serve --workers 2', () => {
       }
       expect(after.size).toBe(2);
 
-      const metrics = await call(url, '/metrics');
+      const metrics = await freshApi(url, '/metrics', { key: KEY });
       expect(metrics.status).toBe(200);
       const loaded = /quantflow_model_loaded\{model="alpha@v2",kind="tfjs",active="true"\} (\d+)/.exec(metrics.text);
       expect(loaded?.[1]).toBe('2'); // one per worker, summed by the primary
-      const health = await call(url, '/health');
+      const health = await freshApi(url, '/health');
       expect(health.json.models.refs).toContain('alpha@v2');
 
       const exited = once(child, 'exit');

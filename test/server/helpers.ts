@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -242,7 +243,7 @@ export function makeCertificate(dir: string, name: string, subject = 'localhost'
   return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
 }
 
-export interface HttpsRequestOptions {
+export interface FreshRequestOptions {
   readonly method?: string;
   readonly key?: string;
   readonly body?: unknown;
@@ -252,11 +253,15 @@ export interface HttpsRequestOptions {
   readonly clientCert?: TestCertificate;
 }
 
-/** One request over HTTPS (node:https, a fresh connection) trusting `ca`; resolves with status and JSON. */
-export function httpsApi(url: string, route: string, options: HttpsRequestOptions = {}): Promise<ApiResponse> {
+/**
+ * One request on a fresh connection (node:http or node:https by the URL, so a
+ * cluster hands each to the next worker; over HTTPS trusting `ca`).
+ */
+export function freshApi(url: string, route: string, options: FreshRequestOptions = {}): Promise<ApiResponse> {
   const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(
+    const req = send(
       `${url}${route}`,
       {
         method: options.method ?? (body === undefined ? 'GET' : 'POST'),

@@ -12,7 +12,7 @@ import {
   ADMIN_KEY,
   api,
   BOT_KEY,
-  httpsApi,
+  freshApi,
   type ModelFixture,
   makeCertificate,
   makeModelFixture,
@@ -38,15 +38,15 @@ describe('HTTP API over TLS', () => {
     const s = await startServer(fx, { tls: { cert: server.cert, key: server.key } });
     try {
       expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-      const health = await httpsApi(s.url, '/health', { ca: server.cert });
+      const health = await freshApi(s.url, '/health', { ca: server.cert });
       expect(health.status).toBe(200);
-      const reg = await httpsApi(s.url, '/api/ml/models', {
+      const reg = await freshApi(s.url, '/api/ml/models', {
         ca: server.cert,
         key: ADMIN_KEY,
         body: { name: 'alpha', source: { type: 'tfjs', path: 'tf-a' } },
       });
       expect(reg.status, reg.text).toBe(201);
-      const p = await httpsApi(s.url, '/api/ml/predict', {
+      const p = await freshApi(s.url, '/api/ml/predict', {
         ca: server.cert,
         key: BOT_KEY,
         body: { model: 'alpha', features: row(fx, 5) },
@@ -54,7 +54,7 @@ describe('HTTP API over TLS', () => {
       expect(p.status, p.text).toBe(200);
       expect(p.json.model).toBe('alpha@v1');
 
-      await expect(httpsApi(s.url, '/health')).rejects.toThrow(/self[- ]signed/i); // not trusted without the CA
+      await expect(freshApi(s.url, '/health')).rejects.toThrow(/self[- ]signed/i); // not trusted without the CA
       await expect(api(s.url.replace('https:', 'http:'), 'GET', '/health')).rejects.toThrow();
     } finally {
       await s.close();
@@ -82,7 +82,7 @@ describe('HTTP API over TLS', () => {
       session.close();
       expect(answer.status).toBe(200);
       expect(JSON.parse(answer.body).status).toBe('ok');
-      expect((await httpsApi(s.url, '/health', { ca: server.cert })).status).toBe(200);
+      expect((await freshApi(s.url, '/health', { ca: server.cert })).status).toBe(200);
     } finally {
       await s.close();
     }
@@ -93,10 +93,10 @@ describe('HTTP API over TLS', () => {
       tls: { cert: server.cert, key: server.key, ca: client.cert, requireClientCert: true },
     });
     try {
-      expect((await httpsApi(s.url, '/health', { ca: server.cert, clientCert: client })).status).toBe(200);
-      await expect(httpsApi(s.url, '/health', { ca: server.cert })).rejects.toThrow();
+      expect((await freshApi(s.url, '/health', { ca: server.cert, clientCert: client })).status).toBe(200);
+      await expect(freshApi(s.url, '/health', { ca: server.cert })).rejects.toThrow();
       const stranger = makeCertificate(fx.root, 'stranger', 'someone-else');
-      await expect(httpsApi(s.url, '/health', { ca: server.cert, clientCert: stranger })).rejects.toThrow();
+      await expect(freshApi(s.url, '/health', { ca: server.cert, clientCert: stranger })).rejects.toThrow();
     } finally {
       await s.close();
     }
