@@ -25,8 +25,9 @@ import type { Candle } from '../core/types.js';
 import type { ModelRef } from '../registry/registry-layout.js';
 import { ApiError } from './api-errors.js';
 import { type CandleInputs, candleInputs, parseCandles } from './candle-input.js';
-import { checkFeatureRow, rowsToFloat32 } from './feature-rows.js';
+import { checkFeatureRow, rowsToFloat32, wrongWidth } from './feature-rows.js';
 import type { ServedModel } from './model-pool.js';
+import { DECODED_ROWS, type DecodedRows, MAX_FEATURES } from './rows-decoder.js';
 import { predictSchema } from './schemas.js';
 import type { ServerContext } from './server-context.js';
 import { inSlices, SerialQueue } from './slices.js';
@@ -48,18 +49,19 @@ async function predictInSlices(model: ServedModel, rows: Float32Array): Promise<
   return out;
 }
 
+export const PREDICT_ROUTE = '/api/ml/predict';
+
 export interface PredictBody {
   readonly model?: string;
   readonly features?: readonly number[];
   readonly rows?: ReadonlyArray<readonly number[]>;
+  /** `rows` already decoded off the event loop (big bodies, see rows-decoder.ts). */
+  readonly [DECODED_ROWS]?: DecodedRows;
   readonly candles?: readonly unknown[];
   readonly symbol?: string;
   readonly timeframe?: string;
   readonly all?: boolean;
 }
-
-/** Longest feature row accepted by the schema (a bound, not the model's width). */
-const MAX_FEATURES = 4096;
 
 /** Names the input field of a batch row (`rows[3]`, `candles[17]`) or of the single input. */
 type InputField = string | null | ((row: number) => string);
@@ -188,7 +190,7 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
   }
 
   app.post<{ Body: PredictBody }>(
-    '/api/ml/predict',
+    PREDICT_ROUTE,
     { schema: predictSchema(limits.maxBatch, MAX_FEATURES), config: { scope: 'predict' } },
     async (request, reply) => {
       const body = request.body;
@@ -196,7 +198,10 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
       const model = await leaseModel(body.model);
       try {
         if (body.features !== undefined) return reply.send(await fromFeatures(model, body.features));
-        if (body.rows !== undefined) return reply.send(await fromRows(model, body.rows));
+        const decoded = body[DECODED_ROWS];
+        if (decoded !== undefined) return reply.send(await fromRows(model, decodedRows(decoded, model)));
+        if (body.rows !== undefined)
+          return reply.send(await fromRows(model, rowsToFloat32(body.rows, model.inputWidth, model.ref)));
         return reply.send(await fromCandles(model, body));
       } finally {
         model.release();
@@ -211,8 +216,7 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
     return { model: model.ref, prediction: p, cached };
   }
 
-  async function fromRows(model: ServedModel, rows: ReadonlyArray<readonly number[]>) {
-    const x = rowsToFloat32(rows, model.inputWidth, model.ref);
+  async function fromRows(model: ServedModel, x: Float32Array) {
     const out = await run(
       model,
       limits.predictionTimeoutMs,
@@ -274,10 +278,16 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
   }
 }
 
+/** A decoded batch as the model's input; the same refusal as rowsToFloat32 when the width is not the model's. */
+function decodedRows(rows: DecodedRows, model: ServedModel): Float32Array {
+  if (rows.width !== model.inputWidth) throw wrongWidth('rows[0]', rows.width, model.inputWidth, model.ref);
+  return rows.data;
+}
+
 /** Exactly one of features, rows and candles; symbol, timeframe and all only with candles. */
 function checkInputs(body: PredictBody): void {
-  const given =
-    (body.features !== undefined ? 1 : 0) + (body.rows !== undefined ? 1 : 0) + (body.candles !== undefined ? 1 : 0);
+  const rows = body.rows !== undefined || body[DECODED_ROWS] !== undefined;
+  const given = (body.features !== undefined ? 1 : 0) + (rows ? 1 : 0) + (body.candles !== undefined ? 1 : 0);
   if (given !== 1) {
     throw new ApiError(
       400,

@@ -44,8 +44,9 @@ import { parseJsonBody } from './json-body.js';
 import { ModelPool } from './model-pool.js';
 import { registerModelRoutes } from './model-routes.js';
 import { registerOpsRoutes } from './ops-routes.js';
-import { registerPredictRoute } from './predict-route.js';
+import { PREDICT_ROUTE, registerPredictRoute } from './predict-route.js';
 import { RegistryWatcher } from './registry-watcher.js';
+import { DECODED_ROWS, RowsDecoder } from './rows-decoder.js';
 import type { ServerContext, ServerLimits } from './server-context.js';
 import { ServerMetrics } from './server-metrics.js';
 import { nextTurn, SerialQueue } from './slices.js';
@@ -66,7 +67,7 @@ export const DEFAULT_HANDLER_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_IN_FLIGHT_PER_KEY = 32;
 export const DEFAULT_REGISTRY_POLL_MS = 1_000;
 /** Bodies from this size on are parsed one per turn of the event loop. */
-const BIG_BODY_CHARS = 64 * 1024;
+const BIG_BODY_BYTES = 64 * 1024;
 
 /** The default body limit for a batch limit: 1 MiB or `maxBatch` rows of BODY_BYTES_PER_ROW, whichever is larger. */
 export function defaultBodyLimit(maxBatch: number): number {
@@ -367,6 +368,7 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
     onDisposeError: (m, err) => log.error({ model: m.ref, err: describeError(err) }, 'model dispose failed'),
   });
 
+  const rowsDecoder = new RowsDecoder(limits.maxBatch);
   const watcher = new RegistryWatcher(registry, pool, {
     intervalMs: registryPoll,
     onSwitch: (name, from, to) => log.info({ name, from, to }, 'active version changed in the registry: now serving'),
@@ -376,6 +378,7 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
 
   const closeEarly = async () => {
     watcher.stop();
+    await rowsDecoder.close();
     await pool.close();
     if (!(options.tracker instanceof PredictionTracker)) tracker.close();
     logStream?.close();
@@ -435,14 +438,28 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
   app.removeContentTypeParser('application/json');
   // Parsing a big body holds the event loop for milliseconds (about 5 ms per MB): big bodies are parsed one per
   // turn, so other requests (/health, small predictions) get in between instead of waiting behind all of them.
+  // Big batches of rows are decoded on a worker thread (rows-decoder.ts).
   const bigBodies = new SerialQueue();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, async (_request: unknown, body: string) => {
-    if (body.length < BIG_BODY_CHARS) return parseJsonBody(body);
-    return bigBodies.run(async () => {
-      await nextTurn();
-      return parseJsonBody(body);
-    });
-  });
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer' },
+    async (request: { routeOptions: { url?: string } }, bytes: Buffer) => {
+      if (bytes.length < BIG_BODY_BYTES) return parseJsonBody(bytes.toString('utf8'));
+      if (request.routeOptions.url === PREDICT_ROUTE) {
+        const decoded = await rowsDecoder.decode(bytes);
+        if (decoded.kind === 'rows') return { ...decoded.rest, [DECODED_ROWS]: decoded.rows };
+        if (decoded.kind === 'refused') {
+          const { code, message, field } = decoded.error.error;
+          throw new ApiError(decoded.status, code, message, field);
+        }
+      }
+      const text = bytes.toString('utf8');
+      return bigBodies.run(async () => {
+        await nextTurn();
+        return parseJsonBody(text);
+      });
+    },
+  );
   app.decorateRequest('keyLabel', '');
   app.addHook('onRequest', async (request) => {
     const scope = request.routeOptions.config?.scope;
@@ -665,6 +682,7 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
           log.info('shutting down: finishing requests in flight');
           watcher.stop();
           await app.close(); // stops accepting; waits for requests in flight
+          await rowsDecoder.close();
           await pool.close(); // disposes models (stops Python workers)
           if (!(options.tracker instanceof PredictionTracker)) tracker.close();
           log.info('shut down');

@@ -168,6 +168,55 @@ describe('HTTP API: limits', () => {
       });
       expect(over.status).toBe(413);
       expect(over.json.error.code).toBe('BATCH_TOO_LARGE');
+
+      // Big bodies are decoded on a worker thread: same answers, same refusals naming the same fields.
+      const small = await api(s.url, 'POST', '/api/ml/predict', {
+        key: BOT_KEY,
+        body: { model: 'alpha', rows: rows.slice(0, 3) },
+      });
+      // (the model's batch path may round differently from its path for a few rows)
+      for (let i = 0; i < 3; i++) expect(ok.json.predictions[i]).toBeCloseTo(small.json.predictions[i], 5);
+      const refusal = async (edit: (copy: unknown[][]) => void, code: string, field: string) => {
+        const copy = rows.map((r) => [...r]);
+        edit(copy);
+        const res = await api(s.url, 'POST', '/api/ml/predict', { key: BOT_KEY, body: { model: 'alpha', rows: copy } });
+        expect(res.status, res.text.slice(0, 200)).toBe(400);
+        expect(res.json.error).toMatchObject({ code, field });
+      };
+      await refusal(
+        (c) => {
+          c[1500]![3] = 'x';
+        },
+        'INVALID_TYPE',
+        'rows[1500][3]',
+      );
+      await refusal(
+        (c) => {
+          c[1700]![2] = 1e39;
+        },
+        'INVALID_FEATURE_VALUE',
+        'rows[1700][2]',
+      );
+      await refusal(
+        (c) => {
+          c[900] = c[900]!.slice(1);
+        },
+        'WRONG_FEATURE_COUNT',
+        'rows[900]',
+      );
+      await refusal(
+        (c) => {
+          for (let i = 0; i < c.length; i++) c[i] = c[i]!.slice(1);
+        },
+        'WRONG_FEATURE_COUNT',
+        'rows[0]',
+      );
+      const poisoned = await api(s.url, 'POST', '/api/ml/predict', {
+        key: BOT_KEY,
+        raw: body.replace('{"model"', '{"__proto__": {"x": 1}, "model"'),
+      });
+      expect(poisoned.json.error).toMatchObject({ code: 'FORBIDDEN_KEY', field: '__proto__' });
+      await expectHealthy(s.url);
     });
   });
 });
