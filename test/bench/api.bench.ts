@@ -137,11 +137,17 @@ function cycling(url: string, bodies: readonly string[], seconds: number): Promi
   });
 }
 
-async function counter(url: string, name: string): Promise<number> {
+/** The sum of the series of each metric `names` names, from one scrape of /metrics. */
+async function scrape(url: string, ...names: string[]): Promise<number[]> {
   const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${KEY}` } });
-  let total = 0;
-  for (const line of (await res.text()).split('\n')) if (line.startsWith(name)) total += Number(line.split(' ').pop());
-  return total;
+  const lines = (await res.text()).split('\n');
+  return names.map((name) =>
+    lines.filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0),
+  );
+}
+
+async function counter(url: string, name: string): Promise<number> {
+  return (await scrape(url, name))[0]!;
 }
 
 /** GET /health every few ms on one keep-alive connection until `until` settles; latencies in ms. */
@@ -344,9 +350,15 @@ export async function run(secondsArg?: number): Promise<void> {
             `Python worker ${(pyCached.rps / pySingle.rps).toFixed(2)}x req/s, p50 ${ms(pySingle.p50)} -> ${ms(pyCached.p50)}`,
         );
         healthIdle = await probeHealth(url, new Promise((r) => setTimeout(r, 2000)));
+        await counter(url, 'quantflow_nodejs_eventloop_lag_max_seconds'); // a scrape resets the server's lag figures
         const load = cycling(url, bigBatches, seconds);
         healthUnderLoad = await probeHealth(url, load);
         const big = await load;
+        const [lagP99, lagMax] = await scrape(
+          url,
+          'quantflow_nodejs_eventloop_lag_p99_seconds',
+          'quantflow_nodejs_eventloop_lag_max_seconds',
+        );
         line(
           `predict, batches of ${fmt(BIG_BATCH_ROWS)} rows (load)`,
           big,
@@ -358,6 +370,9 @@ export async function run(secondsArg?: number): Promise<void> {
           `  GET /health during that load (one probe every ${HEALTH_PROBE_EVERY_MS} ms, ${fmt(healthUnderLoad.length)} probes): ` +
             `p50 ${ms(quantile(healthUnderLoad, 0.5))}, p99 ${ms(p99)}, max ${ms(healthUnderLoad.at(-1) ?? Number.NaN)}` +
             ` (idle: p50 ${ms(quantile(healthIdle, 0.5))}, p99 ${ms(quantile(healthIdle, 0.99))}); goal p99 < 20 ms: ${p99 < 20 ? 'met' : 'NOT met'}`,
+        );
+        console.log(
+          `  the server's own event-loop delay during that load (prom-client): p99 ${ms(lagP99! * 1000)}, max ${ms(lagMax! * 1000)}`,
         );
       }
       await serve.stop();
