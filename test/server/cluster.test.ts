@@ -2,8 +2,9 @@
  * `quantflow serve --workers 2` as an operator runs it: two worker processes
  * behind one port on 127.0.0.1. After `quantflow models promote` (another
  * process, no server involved) both workers answer the new version, each
- * answer naming it; /metrics sums both workers; SIGTERM stops everything.
- * About 10 s: three processes start under tsx.
+ * answer naming it; /metrics sums both workers; SIGHUP replaces the workers
+ * one at a time while the port keeps answering; SIGTERM stops everything.
+ * About 12 s: five server processes start under tsx.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -42,7 +43,7 @@ function quantflow(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 describe('quantflow serve --workers 2', () => {
-  it('both workers answer the version promoted with the CLI; metrics are summed; SIGTERM stops all', async () => {
+  it('both workers answer the version promoted with the CLI; metrics summed; rolling restart; SIGTERM stops all', async () => {
     const registry = path.join(fx.root, 'cluster-registry');
     const reg = await ModelRegistry.open(registry, { env: {} });
     await reg.register('alpha', path.join(fx.modelsDir, 'tf-a')); // v1, active
@@ -120,6 +121,25 @@ describe('quantflow serve --workers 2', () => {
       expect(loaded?.[1]).toBe('2'); // one per worker, summed by the primary
       const health = await freshApi(url, '/health');
       expect(health.json.models.refs).toContain('alpha@v2');
+
+      // SIGHUP: a rolling restart, one worker at a time; the port answers throughout.
+      child.kill('SIGHUP');
+      const instances = new Set<string>();
+      let failures = 0;
+      for (let i = 0; i < 500 && !(instances.has('worker 3') && instances.has('worker 4')); i++) {
+        const res = await freshApi(url, '/health').catch(() => undefined);
+        if (res?.status === 200) instances.add(res.headers.get('x-quantflow-instance') ?? '?');
+        else failures++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(failures).toBe(0);
+      expect(instances.has('worker 3') && instances.has('worker 4')).toBe(true);
+      await new Promise((r) => setTimeout(r, 500)); // the old workers finish and exit
+      for (let i = 0; i < 4; i++) {
+        const [who, model] = await predictOnce(url);
+        expect(['worker 3', 'worker 4']).toContain(who);
+        expect(model).toBe('alpha@v2');
+      }
 
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
