@@ -19,6 +19,8 @@ export interface VersionEntry {
   /** Model files (manifest excluded) and their total plaintext size. */
   readonly files: number;
   readonly bytes: number;
+  /** Ed25519 signature (base64) of the entry, in signed registries (registry-signing.ts). */
+  readonly signature?: string;
 }
 
 export interface ModelIndex {
@@ -71,7 +73,8 @@ export function decodeIndex(data: Uint8Array, file: string, expectedName: string
       typeof e.manifestSha256 !== 'string' ||
       !/^[0-9a-f]{64}$/.test(e.manifestSha256) ||
       !Number.isInteger(e.files) ||
-      !Number.isInteger(e.bytes)
+      !Number.isInteger(e.bytes) ||
+      (e.signature !== undefined && typeof e.signature !== 'string')
     ) {
       fail(`entry '${label}' is malformed`, `versions.${label}`);
     }

@@ -7,7 +7,11 @@
  *
  * Guarantees:
  * - Every load checks the manifest against the sha256 recorded in the index,
- *   every file against the manifest and, when encrypted, each file's GCM tag.
+ *   every file against the manifest and, when encrypted, each file's GCM tag;
+ *   in a signed registry the index entry's Ed25519 signature first, so a
+ *   forger who fixes every checksum still fails. An encrypted registry
+ *   refuses plaintext versions. Nothing is read through a symbolic link that
+ *   leads out of the registry.
  * - A version is written to a temporary directory and renamed into place, then
  *   the index is replaced atomically; only versions in the index exist, so a
  *   crash never leaves a half version that is listed or loaded.
@@ -15,12 +19,13 @@
  *   (from any number of processes) get distinct version numbers; readers need
  *   no lock since the index is only ever replaced whole.
  */
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, describeError, ModelError } from '../core/errors.js';
 import type { ModelFiles } from '../models/model-files.js';
 import { META_FILE, type ModelMeta, parseModelMeta } from '../models/model-meta.js';
 import { fsyncDirectory, replaceFileAtomically, temporaryName } from './atomic-fs.js';
+import { realPathInside } from './contained-path.js';
 import { findLeftovers, highestVersionOnDisk, removeLeftovers, removeTrash } from './leftovers.js';
 import { withLock } from './lock-file.js';
 import {
@@ -40,7 +45,7 @@ import {
 } from './model-index.js';
 import { type MetaSummary, summarizeMeta } from './model-metadata.js';
 import { DEFAULT_KEY_ENV, keyId } from './registry-crypto.js';
-import { RegistryKeys, resolveKey } from './registry-keys.js';
+import { givenKeys, RegistryKeys } from './registry-keys.js';
 import {
   assertModelName,
   isModelName,
@@ -52,6 +57,7 @@ import {
   versionLabel,
 } from './registry-layout.js';
 import { createSettings, type RegistrySettings, readSettings } from './registry-settings.js';
+import { SIGNATURE_ALGORITHM, SIGNING_KEY_ENV, verifyKeyId } from './registry-signing.js';
 import type {
   ActiveChange,
   LoadedModelFiles,
@@ -76,45 +82,70 @@ export class ModelRegistry {
   private readonly options: RegistryOptions;
   private readonly keys: RegistryKeys;
 
-  private constructor(layout: RegistryLayout, settings: RegistrySettings, options: RegistryOptions) {
+  private constructor(
+    layout: RegistryLayout,
+    settings: RegistrySettings,
+    options: RegistryOptions,
+    keys: RegistryKeys,
+  ) {
     this.layout = layout;
     this.settings = settings;
     this.options = options;
-    this.keys = new RegistryKeys(settings, options, options.keyEnv ?? DEFAULT_KEY_ENV, layout.settingsFile);
+    this.keys = keys;
   }
 
-  /** Opens the registry at `root`, creating it unless `create: false`. */
+  /**
+   * Opens the registry at `root`, creating it unless `create: false`. Refuses
+   * (ConfigError) an encrypted or signed registry without its key, and a key
+   * the registry does not use (see registry-keys.ts).
+   */
   static async open(root: string, options: RegistryOptions = {}): Promise<ModelRegistry> {
-    const layout = new RegistryLayout(root);
+    const paths = new RegistryLayout(root);
     const keyEnv = options.keyEnv ?? DEFAULT_KEY_ENV;
-    let settings = await readSettings(layout.settingsFile);
+    const given = givenKeys(options, keyEnv);
+    let settings = await readSettings(paths.settingsFile);
     if (settings === null) {
       if (options.create === false) {
-        throw new ConfigError('no model registry here (register a model to create one)', { file: layout.root });
+        throw new ConfigError('no model registry here (register a model to create one)', { file: paths.root });
       }
       let encryption: RegistrySettings['encryption'] = null;
       if (options.encrypt === true) {
-        const key = resolveKey(options, keyEnv);
-        if (key === undefined) {
+        if (given.encryption === undefined) {
           throw new ConfigError(`encryption requested but no key given: set ${keyEnv} (32 bytes as 64 hex or base64)`, {
             field: keyEnv,
           });
         }
-        encryption = { algorithm: 'aes-256-gcm', keyId: keyId(key) };
+        encryption = { algorithm: 'aes-256-gcm', keyId: keyId(given.encryption) };
       }
-      settings = await createSettings(layout.settingsFile, {
-        formatVersion: 1,
-        createdAt: new Date().toISOString(),
-        encryption,
-      });
+      let signing: RegistrySettings['signing'] = null;
+      if (options.sign === true) {
+        if (given.signing === undefined || given.verify === undefined) {
+          throw new ConfigError(
+            `signing requested but no signing key given: set ${SIGNING_KEY_ENV} (create one with: quantflow models keygen)`,
+            { field: SIGNING_KEY_ENV },
+          );
+        }
+        signing = { algorithm: SIGNATURE_ALGORITHM, keyId: verifyKeyId(given.verify) };
+      }
+      const wanted: RegistrySettings = { formatVersion: 1, createdAt: new Date().toISOString(), encryption, signing };
+      RegistryKeys.check(wanted, given, keyEnv, paths.settingsFile); // refused before anything is written
+      settings = await createSettings(paths.settingsFile, wanted);
     }
     if (options.encrypt !== undefined && options.encrypt !== (settings.encryption !== null)) {
       throw new ConfigError(
         `registry was created ${settings.encryption === null ? 'without' : 'with'} encryption; that is fixed at creation`,
-        { file: layout.settingsFile, field: 'encryption' },
+        { file: paths.settingsFile, field: 'encryption' },
       );
     }
-    return new ModelRegistry(layout, settings, options);
+    if (options.sign !== undefined && options.sign !== (settings.signing !== null)) {
+      throw new ConfigError(
+        `registry was created ${settings.signing === null ? 'without' : 'with'} signing; that is fixed at creation`,
+        { file: paths.settingsFile, field: 'signing' },
+      );
+    }
+    const keys = RegistryKeys.check(settings, given, keyEnv, paths.settingsFile);
+    const layout = new RegistryLayout(paths.root, await realpath(paths.root));
+    return new ModelRegistry(layout, settings, options, keys);
   }
 
   get root(): string {
@@ -125,12 +156,17 @@ export class ModelRegistry {
     return this.settings.encryption !== null;
   }
 
+  /** Versions carry Ed25519 signatures, checked at every load. */
+  get signed(): boolean {
+    return this.settings.signing !== null;
+  }
+
   /** Stores `source` (files in memory, or a flat model directory) as the next version of `name`. */
   async register(name: string, source: ModelFiles | string, options: RegisterOptions = {}): Promise<RegisteredVersion> {
     assertModelName(name);
     const files = typeof source === 'string' ? await readSourceDirectory(source) : source;
     const prepared = prepareVersion(files, typeof source === 'string' ? path.resolve(source) : `(files for ${name})`);
-    const key = this.keys.forWrite();
+    const key = this.keys.encryptionKey;
     return this.locked(name, async () => {
       const existing = await this.readIndex(name);
       const index = existing ?? emptyIndex(name);
@@ -145,17 +181,21 @@ export class ModelRegistry {
         this.stage('files-written', ref),
       );
       await this.stage('version-renamed', ref);
+      const encrypted = key !== null;
+      const signature = this.keys.sign(name, version, { manifestSha256: prepared.manifestSha256, encrypted });
       const entry: VersionEntry = {
         createdAt: new Date().toISOString(),
-        encrypted: key !== null,
+        encrypted,
         manifestSha256: prepared.manifestSha256,
         files: prepared.fileCount,
         bytes: prepared.bytes,
+        ...(signature !== undefined ? { signature } : {}),
       };
       const next = withVersion(index, version, entry, options.activate === true);
       await this.writeIndex(next);
       await this.stage('index-written', ref);
-      return { name, ref, version, ...entry, active: next.active === version, manifestSha256: prepared.manifestSha256 };
+      const { signature: _signature, ...shown } = entry;
+      return { name, ref, version, ...shown, active: next.active === version, manifestSha256: prepared.manifestSha256 };
     });
   }
 
@@ -167,7 +207,7 @@ export class ModelRegistry {
       if (index === null) continue; // a first save that never completed
       let metadata: MetaSummary | null = null;
       const activeEntry = index.active === null ? undefined : index.versions[index.active];
-      if (index.active !== null && activeEntry !== undefined && (!activeEntry.encrypted || this.keys.has())) {
+      if (index.active !== null && activeEntry !== undefined) {
         metadata = summarizeMeta(await this.readMeta(name, index.active, activeEntry));
       }
       out.push({
@@ -211,7 +251,7 @@ export class ModelRegistry {
     const entry = index.versions[version] as VersionEntry;
     let files: ModelFiles;
     try {
-      files = await readVersion(this.layout, name, version, entry, this.keys.forRead(entry));
+      files = await readVersion(this.layout, name, version, entry, this.access(name, version, entry));
     } catch (err) {
       // A concurrent delete may have removed the version between reading the index and the files.
       index = await this.requireIndex(name);
@@ -298,6 +338,7 @@ export class ModelRegistry {
       root: this.root,
       ok: models.every((m) => m.ok),
       encrypted: this.encrypted,
+      signed: this.signed,
       models,
       removed: options.fix === true ? removed : [],
     };
@@ -314,19 +355,40 @@ export class ModelRegistry {
     }
     const found = await findLeftovers(this.layout.modelDir(name), index);
     const leftovers = [...found.temporary, ...found.unindexed];
-    if (index === null) return { name, ok: true, active: null, problems: [], versions: [], leftovers };
+    const problems: string[] = [];
+    if (index === null && found.unindexed.length > 0) {
+      problems.push(
+        `${this.layout.indexFile(name)}: index is missing; ${found.unindexed.length} version director${found.unindexed.length === 1 ? 'y is' : 'ies are'} on disk but listed nowhere, so none can be loaded`,
+      );
+    } else if (found.unindexed.length > 0) {
+      problems.push(
+        `${found.unindexed.map((d) => path.basename(d)).join(', ')} on disk not listed in ${this.layout.indexFile(name)} (never loaded; verify --fix removes them)`,
+      );
+    }
     const versions: VersionCheck[] = [];
-    for (const version of versionsOf(index)) {
-      const entry = index.versions[version] as VersionEntry;
+    for (const version of index === null ? [] : versionsOf(index)) {
+      const entry = (index as ModelIndex).versions[version] as VersionEntry;
       try {
-        const files = await readVersion(this.layout, name, version, entry, this.keys.forRead(entry));
+        const files = await readVersion(this.layout, name, version, entry, this.access(name, version, entry));
         parseModelMeta(files.get(META_FILE), this.layout.versionDir(name, version));
         versions.push({ version, ok: true });
       } catch (err) {
         versions.push({ version, ok: false, error: describeError(err) });
       }
     }
-    return { name, ok: versions.every((v) => v.ok), active: index.active, problems: [], versions, leftovers };
+    return {
+      name,
+      ok: problems.length === 0 && versions.every((v) => v.ok),
+      active: index?.active ?? null,
+      problems,
+      versions,
+      leftovers,
+    };
+  }
+
+  /** The checks of an index entry (encryption policy, signature) and the key to read its version with. */
+  private access(name: string, version: string, entry: VersionEntry): Buffer | null {
+    return this.keys.forRead(name, version, entry, this.layout.indexFile(name));
   }
 
   private stage(stage: SaveStage, ref: string): Promise<void> | void {
@@ -356,6 +418,7 @@ export class ModelRegistry {
     const file = this.layout.indexFile(name);
     let data: Uint8Array;
     try {
+      await realPathInside(this.layout.realRoot, this.layout.modelDir(name));
       data = await readFile(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -382,14 +445,15 @@ export class ModelRegistry {
   }
 
   private async readMeta(name: string, version: string, entry: VersionEntry): Promise<ModelMeta> {
-    return readVersionMeta(this.layout, name, version, entry, this.keys.forRead(entry));
+    return readVersionMeta(this.layout, name, version, entry, this.access(name, version, entry));
   }
 
   private async modelNames(): Promise<string[]> {
     try {
       const entries = await readdir(this.layout.modelsDir, { withFileTypes: true });
+      // Links are listed too, so that one leading out of the registry is reported (readIndex refuses it), not missed.
       return entries
-        .filter((d) => d.isDirectory() && isModelName(d.name))
+        .filter((d) => (d.isDirectory() || d.isSymbolicLink()) && isModelName(d.name))
         .map((d) => d.name)
         .sort();
     } catch (err) {

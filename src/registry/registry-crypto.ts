@@ -61,10 +61,10 @@ export function encryptBytes(key: Uint8Array, plaintext: Uint8Array, aad: string
 
 /**
  * Decrypts one stored file; throws IntegrityError naming `file` when the
- * header is wrong, the tag does not verify (modified ciphertext, wrong key or
- * a file moved from elsewhere). `wrongKey` adds the likely cause to the message.
+ * header is wrong or the tag does not verify (modified ciphertext, or a file
+ * moved from elsewhere; a wrong key is refused when the registry is opened).
  */
-export function decryptBytes(key: Uint8Array, stored: Uint8Array, aad: string, file: string, wrongKey = false): Buffer {
+export function decryptBytes(key: Uint8Array, stored: Uint8Array, aad: string, file: string): Buffer {
   const data = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
   if (data.length < HEADER_BYTES || !data.subarray(0, MAGIC.length).equals(MAGIC)) {
     throw new IntegrityError('not an encrypted registry file (bad header)', { file });
@@ -81,9 +81,12 @@ export function decryptBytes(key: Uint8Array, stored: Uint8Array, aad: string, f
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(data.subarray(HEADER_BYTES)), decipher.final()]);
   } catch (err) {
-    const why = wrongKey
-      ? 'cannot decrypt: the key given is not the key this registry was encrypted with'
-      : 'cannot decrypt: authentication failed, the file was modified, corrupted or moved';
-    throw new IntegrityError(why, { file }, { cause: err });
+    throw new IntegrityError(
+      'cannot decrypt: authentication failed, the file was modified, corrupted or moved',
+      {
+        file,
+      },
+      { cause: err },
+    );
   }
 }

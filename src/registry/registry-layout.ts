@@ -87,9 +87,12 @@ export function parseModelRef(ref: string): ModelRef {
 /** Absolute paths of one registry. */
 export class RegistryLayout {
   readonly root: string;
+  /** The root after symbolic links: everything read must resolve inside it (contained-path.ts). */
+  readonly realRoot: string;
 
-  constructor(root: string) {
+  constructor(root: string, realRoot?: string) {
     this.root = path.resolve(root);
+    this.realRoot = realRoot ?? this.root;
   }
 
   get settingsFile(): string {

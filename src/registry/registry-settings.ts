@@ -1,7 +1,9 @@
 /**
- * `registry.json`: settings fixed when the registry is created. Today that is
- * whether versions are encrypted and the id of the key (a one-way fingerprint,
- * never the key), so a wrong key is reported as such. Checksummed like the
+ * `registry.json`: settings fixed when the registry is created: whether
+ * versions are encrypted and the id of the key (a one-way fingerprint, never
+ * the key), so a wrong key is reported as such; whether versions are signed,
+ * and the id of the public key. Files written before signing existed have no
+ * `signing` field and read as unsigned. Checksummed like the
  * model indexes; created atomically and exclusively, so two processes creating
  * the same registry agree on one settings file.
  */
@@ -9,11 +11,13 @@ import { IntegrityError } from '../core/errors.js';
 import { createFileAtomically } from './atomic-fs.js';
 import { encodeChecksummed, readChecksummedFile } from './checksummed-json.js';
 import { CIPHER } from './registry-crypto.js';
+import { SIGNATURE_ALGORITHM } from './registry-signing.js';
 
 export interface RegistrySettings {
   readonly formatVersion: 1;
   readonly createdAt: string;
   readonly encryption: { readonly algorithm: typeof CIPHER; readonly keyId: string } | null;
+  readonly signing: { readonly algorithm: typeof SIGNATURE_ALGORITHM; readonly keyId: string } | null;
 }
 
 export async function readSettings(file: string): Promise<RegistrySettings | null> {
@@ -29,7 +33,18 @@ export async function readSettings(file: string): Promise<RegistrySettings | nul
       field: 'encryption',
     });
   }
-  return body as unknown as RegistrySettings;
+  const signing = body.signing as Partial<NonNullable<RegistrySettings['signing']>> | null | undefined;
+  if (
+    signing !== undefined &&
+    signing !== null &&
+    (signing.algorithm !== SIGNATURE_ALGORITHM || typeof signing.keyId !== 'string')
+  ) {
+    throw new IntegrityError(`signing must be null or { algorithm: '${SIGNATURE_ALGORITHM}', keyId }`, {
+      file,
+      field: 'signing',
+    });
+  }
+  return { ...(body as unknown as RegistrySettings), signing: (signing ?? null) as RegistrySettings['signing'] };
 }
 
 /** Creates the settings file unless it exists; returns the settings in force either way. */

@@ -18,8 +18,17 @@ export interface RegistryOptions {
   readonly key?: string | Uint8Array;
   /** Environment variable holding the key (default QUANTFLOW_REGISTRY_KEY). */
   readonly keyEnv?: string;
-  /** Environment to read `keyEnv` from (default process.env). */
+  /** Environment to read `keyEnv` and the signing keys from (default process.env). */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Sign every version (Ed25519). Chosen when the registry is created, like
+   * `encrypt`; registering then needs the signing key, reading the public key.
+   */
+  readonly sign?: boolean;
+  /** The Ed25519 private seed (64 hex or base64); otherwise read from QUANTFLOW_REGISTRY_SIGNING_KEY. */
+  readonly signingKey?: string;
+  /** The Ed25519 public key (64 hex or base64); otherwise read from QUANTFLOW_REGISTRY_VERIFY_KEY. */
+  readonly verifyKey?: string;
   /** How long a writer waits for another writer of the same model (default 30 s). */
   readonly lockTimeoutMs?: number;
   /** A lock older than this is considered abandoned (default 10 min). */
@@ -105,10 +114,14 @@ export interface ModelCheck {
   readonly name: string;
   readonly ok: boolean;
   readonly active: string | null;
-  /** Problems with the model as a whole (unreadable index). */
+  /**
+   * Problems with the model as a whole: an index that is missing, unreadable
+   * or damaged, a link out of the registry, version directories the index
+   * does not list (`verify --fix` removes those next to a readable index).
+   */
   readonly problems: readonly string[];
   readonly versions: readonly VersionCheck[];
-  /** Paths of interrupted saves and unindexed version directories (harmless, ignored). */
+  /** Paths of interrupted saves and unindexed version directories (never listed or loaded). */
   readonly leftovers: readonly string[];
 }
 
@@ -116,6 +129,7 @@ export interface VerifyReport {
   readonly root: string;
   readonly ok: boolean;
   readonly encrypted: boolean;
+  readonly signed: boolean;
   readonly models: readonly ModelCheck[];
   /** Leftovers removed (with `fix`). */
   readonly removed: readonly string[];

@@ -1,9 +1,12 @@
 /**
  * One version directory: preparing the files to store, writing them (plain or
- * encrypted, atomically) and reading them back with every check: the manifest
- * against the hash recorded in the index, each file against the manifest and,
- * when encrypted, each file's authentication tag. Plaintext of an encrypted
- * version only ever exists in memory.
+ * encrypted, atomically) and reading them back with every check: the version
+ * directory and each file must really lie inside the registry (no symbolic
+ * link out), the manifest must match the hash recorded in the index, each
+ * file the manifest and, when encrypted, each file's authentication tag.
+ * Plaintext of an encrypted version only ever exists in memory. (The index
+ * entry itself, its signature and encryption flag, is checked by the caller
+ * before: registry-keys.ts.)
  */
 import type { Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -20,15 +23,13 @@ import {
 } from '../models/model-files.js';
 import { META_FILE, type ModelMeta, parseModelMeta } from '../models/model-meta.js';
 import { writeDirectoryAtomically } from './atomic-fs.js';
+import { realPathInside } from './contained-path.js';
 import type { VersionEntry } from './model-index.js';
 import { decryptBytes, encryptBytes } from './registry-crypto.js';
 import { ENCRYPTED_SUFFIX, type RegistryLayout } from './registry-layout.js';
 
-/** The key of an encrypted registry, and whether it is known not to match the registry's key id. */
-export interface VersionKey {
-  readonly key: Buffer;
-  readonly mismatched: boolean;
-}
+/** The key of an encrypted version; null for a plaintext one. */
+export type VersionKey = Buffer | null;
 
 export interface PreparedVersion {
   /** Files including a freshly written manifest.json. */
@@ -109,12 +110,16 @@ export async function readVersion(
   model: string,
   version: string,
   entry: VersionEntry,
-  key: VersionKey | null,
+  key: VersionKey,
 ): Promise<ModelFiles> {
   const dir = layout.versionDir(model, version);
+  await realPathInside(layout.realRoot, dir);
   let names: string[];
   try {
-    names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name);
+    // Links are read too (and refused by readStored when they lead out), so they are named, not skipped.
+    names = (await readdir(dir, { withFileTypes: true }))
+      .filter((d) => d.isFile() || d.isSymbolicLink())
+      .map((d) => d.name);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new IntegrityError('version directory listed in the index is missing', { file: dir }, { cause: err });
@@ -138,7 +143,7 @@ export async function readVersionFile(
   version: string,
   entry: VersionEntry,
   name: string,
-  key: VersionKey | null,
+  key: VersionKey,
 ): Promise<Uint8Array> {
   const dir = layout.versionDir(model, version);
   const manifestBytes = await readStored(layout, model, version, entry, MANIFEST_FILE, key);
@@ -158,7 +163,7 @@ export async function readVersionMeta(
   model: string,
   version: string,
   entry: VersionEntry,
-  key: VersionKey | null,
+  key: VersionKey,
 ): Promise<ModelMeta> {
   const data = await readVersionFile(layout, model, version, entry, META_FILE, key);
   return parseModelMeta(data, layout.versionDir(model, version));
@@ -177,7 +182,7 @@ async function readStored(
   version: string,
   entry: VersionEntry,
   name: string,
-  key: VersionKey | null,
+  key: VersionKey,
 ): Promise<Uint8Array> {
   const file = layout.storedFile(model, version, name, entry.encrypted);
   if (entry.encrypted && key === null) {
@@ -185,6 +190,7 @@ async function readStored(
   }
   let data: Uint8Array;
   try {
+    await realPathInside(layout.realRoot, file);
     data = await readFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -193,7 +199,7 @@ async function readStored(
     throw err;
   }
   if (!entry.encrypted || key === null) return data;
-  return decryptBytes(key.key, data, aadOf(model, version, name), file, key.mismatched);
+  return decryptBytes(key, data, aadOf(model, version, name), file);
 }
 
 function checkManifest(

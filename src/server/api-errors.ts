@@ -154,7 +154,7 @@ export function toApiError(err: unknown, limits: { maxBatch: number; bodyLimit: 
             : String(e.message);
       return new ApiError(known.status, known.code, message, null, { cause: err });
     }
-    // Any other client error fastify raises (e.g. a forbidden __proto__ key in the JSON).
+    // Any other client error fastify raises.
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       const code = e.statusCode === 400 && typeof e.code !== 'string' ? 'MALFORMED_JSON' : 'BAD_REQUEST';
       return new ApiError(e.statusCode, code, String(e.message), null, { cause: err });

@@ -8,14 +8,19 @@
  * strictly increasing time as the loader demands, and refusals name the
  * candle and field: `candles[4].close`. The streaming feature extractor then
  * computes the model's features, exactly as in training and live trading.
+ * Both run in slices (slices.ts), yielding to other requests in between.
  */
 import type { Candle } from '../core/types.js';
 import { CANDLE_FIELDS, type CandleRowError, RowValidator } from '../data/row-validation.js';
 import { FeatureStream } from '../features/streaming-extractor.js';
 import type { ModelMeta } from '../models/model-meta.js';
 import { ApiError } from './api-errors.js';
+import { inSlices } from './slices.js';
 
 const SOURCE = 'candles';
+/** Candles validated, and candles streamed through the features, per turn of the event loop. */
+const PARSE_SLICE = 1000;
+const FEATURE_SLICE = 2000;
 const WIDTH = CANDLE_FIELDS.length;
 const OBJECT_FIELDS = new Set<string>(CANDLE_FIELDS);
 
@@ -39,13 +44,18 @@ function candleError(err: CandleRowError, index: number): ApiError {
 }
 
 /** Validates the request's candles into Candles of `symbol` (all-or-nothing). */
-export function parseCandles(items: readonly unknown[], symbol: string, timeframe: string): Candle[] {
+export async function parseCandles(items: readonly unknown[], symbol: string, timeframe: string): Promise<Candle[]> {
   const validator = new RowValidator(SOURCE, CANDLE_FIELDS);
   const tokens = ['', '', '', '', '', ''];
   const out: Candle[] = new Array(items.length);
   let previous = Number.NEGATIVE_INFINITY;
   let previousLine = 0;
-  for (let i = 0; i < items.length; i++) {
+  await inSlices(items.length, PARSE_SLICE, (from, to) => {
+    for (let i = from; i < to; i++) parseOne(i);
+  });
+  return out;
+
+  function parseOne(i: number): void {
     const item = items[i];
     let count: number = WIDTH;
     if (Array.isArray(item)) {
@@ -90,7 +100,6 @@ export function parseCandles(items: readonly unknown[], symbol: string, timefram
       timeframe,
     };
   }
-  return out;
 }
 
 /** Candles a model needs before its first input row: the feature warm-up plus its lookback. */
@@ -111,12 +120,12 @@ export interface CandleInputs {
  * (`lookback` feature rows concatenated, oldest first, as in training): one
  * per candle from the first complete one (`all`), or only the last candle's.
  */
-export function candleInputs(
+export async function candleInputs(
   candles: readonly Candle[],
   meta: ModelMeta,
   all: boolean,
   modelRef: string,
-): CandleInputs {
+): Promise<CandleInputs> {
   const stream = new FeatureStream(meta.featureSchema);
   const nf = stream.width;
   const lookback = meta.lookback;
@@ -137,16 +146,18 @@ export function candleInputs(
   let filled = 0;
   let k = 0;
   const last = candles.length - 1;
-  for (let i = 0; i < candles.length; i++) {
-    const row = stream.update(candles[i]!);
-    if (row === undefined) continue;
-    if (lookback > 1) window.copyWithin(0, nf);
-    window.set(row, width - nf);
-    if (++filled < lookback) continue;
-    if (all || i === last) {
-      rows.set(window, k * width);
-      candleIndex[k++] = i;
+  await inSlices(candles.length, FEATURE_SLICE, (from, to) => {
+    for (let i = from; i < to; i++) {
+      const row = stream.update(candles[i]!);
+      if (row === undefined) continue;
+      if (lookback > 1) window.copyWithin(0, nf);
+      window.set(row, width - nf);
+      if (++filled < lookback) continue;
+      if (all || i === last) {
+        rows.set(window, k * width);
+        candleIndex[k++] = i;
+      }
     }
-  }
+  });
   return { rows, count: k, candleIndex };
 }

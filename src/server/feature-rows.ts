@@ -20,7 +20,7 @@ function badValue(field: string, value: unknown): ApiError {
   );
 }
 
-function wrongWidth(field: string, got: number, width: number, modelRef: string): ApiError {
+export function wrongWidth(field: string, got: number, width: number, modelRef: string): ApiError {
   return new ApiError(
     400,
     'WRONG_FEATURE_COUNT',

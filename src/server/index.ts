@@ -19,9 +19,13 @@ export {
   DEFAULT_MAX_BATCH,
   DEFAULT_PORT,
   DEFAULT_PREDICTION_TIMEOUT_MS,
+  defaultBodyLimit,
+  isLoopback,
   type ListenOptions,
   type QuantflowServer,
   type ServerLogLevel,
   type ServerOptions,
+  type ServerTlsOptions,
 } from './server.js';
 export { ServerMetrics } from './server-metrics.js';
+export { DEFAULT_TRACKER_WINDOW, type ServerTracker, TrackerWindow } from './tracker-window.js';

@@ -114,6 +114,11 @@ export class ModelPool {
     return [...this.active.values(), ...this.pinned.values()];
   }
 
+  /** The models answering bare names. */
+  activeModels(): ServedModel[] {
+    return [...this.active.values()];
+  }
+
   /** The model active for `name` in this server, if loaded. */
   activeModel(name: string): ServedModel | undefined {
     return this.active.get(name);

@@ -14,15 +14,14 @@
  * with the reason and the version serving before goes on serving.
  */
 
-import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { describeError, QuantflowError } from '../core/errors.js';
+import { describeError, IntegrityError, QuantflowError } from '../core/errors.js';
 import { resolveFeatureSchema } from '../features/feature-sets.js';
-import { MANIFEST_FILE, type ModelFiles, sha256Hex } from '../models/model-files.js';
+import { MANIFEST_FILE, type ModelFiles } from '../models/model-files.js';
 import type { ModelMeta } from '../models/model-meta.js';
-import { resolvePythonScript } from '../models/python-model.js';
 import { latestVersion, versionsOf, withoutVersion } from '../registry/model-index.js';
 import { summarizeMeta } from '../registry/model-metadata.js';
+import { checkPythonScript } from '../registry/python-allow-list.js';
 import { isModelName, parseVersion } from '../registry/registry-layout.js';
 import { prepareVersion, readSourceDirectory } from '../registry/version-store.js';
 import { ApiError } from './api-errors.js';
@@ -71,35 +70,18 @@ function refused(code: string, err: unknown, field: string | null): ApiError {
   return new ApiError(422, code, describeError(err), field, { cause: err });
 }
 
-/**
- * The script of a Python model must be in an allow-listed directory and have
- * the sha256 recorded at training: checked before anything is registered.
- */
-async function checkPythonScript(meta: ModelMeta, dirs: readonly string[]): Promise<void> {
-  const python = meta.python;
-  if (python === undefined) {
-    throw new ApiError(422, 'INVALID_MODEL', "a python model's meta.json needs a 'python' field", 'source.path');
-  }
-  let script: string;
+/** The registry's Python allow-list (the one `models register` applies too), as a 422 naming the source. */
+async function checkPythonModel(meta: ModelMeta, dirs: readonly string[]): Promise<void> {
   try {
-    script = await resolvePythonScript(python.script, dirs);
+    await checkPythonScript(meta, dirs);
   } catch (err) {
-    throw new ApiError(
-      422,
-      'SCRIPT_NOT_ALLOWED',
-      `python script '${python.script}' is not in an allow-listed script directory of this server (server option --python-dir)`,
-      'source.path',
-      { cause: err },
-    );
-  }
-  const actual = sha256Hex(await readFile(script));
-  if (actual !== python.scriptSha256) {
-    throw new ApiError(
-      422,
-      'INTEGRITY_FAILED',
-      `python script '${python.script}' differs from the one the model was trained with (sha256 mismatch)`,
-      'source.path',
-    );
+    const code =
+      err instanceof IntegrityError
+        ? 'INTEGRITY_FAILED'
+        : meta.python === undefined
+          ? 'INVALID_MODEL'
+          : 'SCRIPT_NOT_ALLOWED';
+    throw new ApiError(422, code, describeError(err), 'source.path', { cause: err });
   }
 }
 
@@ -210,7 +192,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: ServerContext): v
       } catch (err) {
         throw refused('UNKNOWN_FEATURE_SET', err, 'source');
       }
-      if (meta.kind === 'python') await checkPythonScript(meta, ctx.pythonDirs);
+      if (meta.kind === 'python') await checkPythonModel(meta, ctx.pythonDirs);
 
       const result = await pool.withLock(name, async () => {
         const before = await registry.readIndex(name);

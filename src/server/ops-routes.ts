@@ -1,7 +1,9 @@
 /**
  * Operations routes:
- *   GET /health       public: status, auth mode, default model, loaded models, uptime
- *   GET /metrics      scope `read`: Prometheus text format (see server-metrics.ts)
+ *   GET /health       public: status, auth mode, default model, loaded models, uptime, process
+ *                     (pid, cluster instance) and memory (resident bytes against the budget)
+ *   GET /metrics      scope `read`: Prometheus text format (see server-metrics.ts); a
+ *                     cluster's workers answer with every worker's metrics summed
  *   GET /api/ml/stats scope `read`: tracker statistics, overall (or filtered by
  *                     ?symbol= and ?model=), per symbol and per model version; ?window=N
  *                     scores only the last N resolved predictions of each selection
@@ -15,6 +17,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
 
   app.get('/health', { schema: healthSchema }, async () => {
     const loaded = pool.loaded();
+    const memory = process.memoryUsage();
     return {
       status: 'ok',
       uptimeSeconds: Math.round((Date.now() - ctx.startedAt.getTime()) / 100) / 10,
@@ -23,11 +26,19 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
       defaultModel:
         ctx.defaultModel === null ? null : (pool.peek(ctx.defaultModel.parsed)?.ref ?? ctx.defaultModel.ref),
       models: { loaded: loaded.length, refs: loaded.map((m) => m.ref) },
+      process: { pid: process.pid, instance: ctx.instance },
+      memory: {
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        budgetBytes: ctx.memoryBudget,
+        overBudget: ctx.memoryBudget !== null && memory.rss > ctx.memoryBudget,
+      },
+      tracker: { predictions: tracker.size },
     };
   });
 
   app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) => {
-    const text = await metrics.render();
+    const text = await ctx.renderMetrics();
     return reply.type(metrics.contentType).send(text);
   });
 

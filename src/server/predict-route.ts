@@ -12,6 +12,11 @@
  *   `all: true`. `symbol` and `timeframe` default to the model's training
  *   market. Predictions from candles are recorded in the tracker and scored
  *   as later candles arrive.
+ *
+ * Batches are validated, computed and recorded in slices (slices.ts), so a
+ * big batch never holds the event loop for long: /health and small
+ * predictions are answered between its slices. Recording in the tracker runs
+ * one request at a time (in order), since candles must reach it in order.
  */
 
 import type { FastifyInstance } from 'fastify';
@@ -20,23 +25,43 @@ import type { Candle } from '../core/types.js';
 import type { ModelRef } from '../registry/registry-layout.js';
 import { ApiError } from './api-errors.js';
 import { type CandleInputs, candleInputs, parseCandles } from './candle-input.js';
-import { checkFeatureRow, rowsToFloat32 } from './feature-rows.js';
+import { checkFeatureRow, rowsToFloat32, wrongWidth } from './feature-rows.js';
 import type { ServedModel } from './model-pool.js';
+import { DECODED_ROWS, type DecodedRows, MAX_FEATURES } from './rows-decoder.js';
 import { predictSchema } from './schemas.js';
 import type { ServerContext } from './server-context.js';
+import { inSlices, SerialQueue } from './slices.js';
+
+/** Rows per call of the model (about a millisecond of the MLP's forward pass). */
+const INFERENCE_SLICE = 512;
+/** Candles fed to the tracker per turn of the event loop. */
+const TRACKING_SLICE = 256;
+
+/** `rows` (n x width, row-major) through the model in slices. */
+async function predictInSlices(model: ServedModel, rows: Float32Array): Promise<Float32Array> {
+  const width = model.inputWidth;
+  const n = rows.length / width;
+  if (n <= INFERENCE_SLICE) return model.predictor.predictBatch(rows);
+  const out = new Float32Array(n);
+  await inSlices(n, INFERENCE_SLICE, async (from, to) => {
+    out.set(await model.predictor.predictBatch(rows.subarray(from * width, to * width)), from);
+  });
+  return out;
+}
+
+export const PREDICT_ROUTE = '/api/ml/predict';
 
 export interface PredictBody {
   readonly model?: string;
   readonly features?: readonly number[];
   readonly rows?: ReadonlyArray<readonly number[]>;
+  /** `rows` already decoded off the event loop (big bodies, see rows-decoder.ts). */
+  readonly [DECODED_ROWS]?: DecodedRows;
   readonly candles?: readonly unknown[];
   readonly symbol?: string;
   readonly timeframe?: string;
   readonly all?: boolean;
 }
-
-/** Longest feature row accepted by the schema (a bound, not the model's width). */
-const MAX_FEATURES = 4096;
 
 /** Names the input field of a batch row (`rows[3]`, `candles[17]`) or of the single input. */
 type InputField = string | null | ((row: number) => string);
@@ -113,6 +138,7 @@ function cacheCounters(model: ServedModel): { hits: number; misses: number } | u
 
 export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): void {
   const { pool, metrics, limits } = ctx;
+  const tracking = new SerialQueue();
 
   /** The model for `ref` (or the default model), leased: the caller releases it. */
   function leaseModel(ref: string | undefined): ServedModel | Promise<ServedModel> {
@@ -164,7 +190,7 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
   }
 
   app.post<{ Body: PredictBody }>(
-    '/api/ml/predict',
+    PREDICT_ROUTE,
     { schema: predictSchema(limits.maxBatch, MAX_FEATURES), config: { scope: 'predict' } },
     async (request, reply) => {
       const body = request.body;
@@ -172,7 +198,10 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
       const model = await leaseModel(body.model);
       try {
         if (body.features !== undefined) return reply.send(await fromFeatures(model, body.features));
-        if (body.rows !== undefined) return reply.send(await fromRows(model, body.rows));
+        const decoded = body[DECODED_ROWS];
+        if (decoded !== undefined) return reply.send(await fromRows(model, decodedRows(decoded, model)));
+        if (body.rows !== undefined)
+          return reply.send(await fromRows(model, rowsToFloat32(body.rows, model.inputWidth, model.ref)));
         return reply.send(await fromCandles(model, body));
       } finally {
         model.release();
@@ -187,12 +216,11 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
     return { model: model.ref, prediction: p, cached };
   }
 
-  async function fromRows(model: ServedModel, rows: ReadonlyArray<readonly number[]>) {
-    const x = rowsToFloat32(rows, model.inputWidth, model.ref);
+  async function fromRows(model: ServedModel, x: Float32Array) {
     const out = await run(
       model,
       limits.predictionTimeoutMs,
-      () => model.predictor.predictBatch(x),
+      () => predictInSlices(model, x),
       (i) => `rows[${i}]`,
     );
     metrics.predicted(model.ref, 'rows', out.length);
@@ -203,11 +231,11 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
     const meta = model.predictor.meta;
     const symbol = body.symbol ?? meta.training.symbol;
     const timeframe = body.timeframe ?? meta.training.timeframe;
-    const candles = parseCandles(body.candles!, symbol, timeframe);
+    const candles = await parseCandles(body.candles!, symbol, timeframe);
     const all = body.all === true;
     let inputs: CandleInputs;
     try {
-      inputs = candleInputs(candles, meta, all, model.ref);
+      inputs = await candleInputs(candles, meta, all, model.ref);
     } catch (err) {
       throw predictionError(err, model, 'candles');
     }
@@ -218,7 +246,7 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
       const out = await run(
         model,
         limits.predictionTimeoutMs,
-        () => model.predictor.predictBatch(x),
+        () => predictInSlices(model, x),
         (k) => `candles[${inputs.candleIndex[k]}]`,
       );
       probabilities = out;
@@ -228,7 +256,7 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
       cached = r.cached;
     }
     metrics.predicted(model.ref, 'candles', inputs.count);
-    const tracked = track(ctx, model, candles, inputs, probabilities);
+    const tracked = await tracking.run(() => track(ctx, model, candles, inputs, probabilities));
     const last = inputs.count - 1;
     const response: Record<string, unknown> = {
       model: model.ref,
@@ -250,10 +278,16 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
   }
 }
 
+/** A decoded batch as the model's input; the same refusal as rowsToFloat32 when the width is not the model's. */
+function decodedRows(rows: DecodedRows, model: ServedModel): Float32Array {
+  if (rows.width !== model.inputWidth) throw wrongWidth('rows[0]', rows.width, model.inputWidth, model.ref);
+  return rows.data;
+}
+
 /** Exactly one of features, rows and candles; symbol, timeframe and all only with candles. */
 function checkInputs(body: PredictBody): void {
-  const given =
-    (body.features !== undefined ? 1 : 0) + (body.rows !== undefined ? 1 : 0) + (body.candles !== undefined ? 1 : 0);
+  const rows = body.rows !== undefined || body[DECODED_ROWS] !== undefined;
+  const given = (body.features !== undefined ? 1 : 0) + (rows ? 1 : 0) + (body.candles !== undefined ? 1 : 0);
   if (given !== 1) {
     throw new ApiError(
       400,
@@ -274,30 +308,32 @@ function checkInputs(body: PredictBody): void {
  * counted yet, so overlapping windows sent again and again are recorded once.
  * A tracker failure never fails the prediction: it is logged and the count is 0.
  */
-function track(
+async function track(
   ctx: ServerContext,
   model: ServedModel,
   candles: readonly Candle[],
   inputs: CandleInputs,
   probabilities: ArrayLike<number>,
-): number {
+): Promise<number> {
   const { tracker } = ctx;
   const horizon = model.predictor.meta.label.horizon;
   let recorded = 0;
   let k = 0;
   try {
-    for (let i = 0; i < candles.length; i++) {
-      const candle = candles[i]!;
-      const ignoredBefore = tracker.ignoredCandles;
-      tracker.onCandle(candle);
-      if (tracker.ignoredCandles !== ignoredBefore) continue; // not after the last counted candle
-      while (k < inputs.count && inputs.candleIndex[k]! < i) k++;
-      if (k >= inputs.count || inputs.candleIndex[k] !== i) continue;
-      const key = { symbol: candle.symbol, modelVersion: model.ref, timestamp: candle.timestamp };
-      if (tracker.get(key) !== undefined) continue;
-      tracker.record({ ...key, prediction: probabilities[k]!, horizon, price: candle.close });
-      recorded++;
-    }
+    await inSlices(candles.length, TRACKING_SLICE, (from, to) => {
+      for (let i = from; i < to; i++) {
+        const candle = candles[i]!;
+        const ignoredBefore = tracker.ignoredCandles;
+        tracker.onCandle(candle);
+        if (tracker.ignoredCandles !== ignoredBefore) continue; // not after the last counted candle
+        while (k < inputs.count && inputs.candleIndex[k]! < i) k++;
+        if (k >= inputs.count || inputs.candleIndex[k] !== i) continue;
+        const key = { symbol: candle.symbol, modelVersion: model.ref, timestamp: candle.timestamp };
+        if (tracker.get(key) !== undefined) continue;
+        tracker.record({ ...key, prediction: probabilities[k]!, horizon, price: candle.close });
+        recorded++;
+      }
+    });
   } catch (err) {
     ctx.log.warn({ err: describeError(err), model: model.ref }, 'prediction tracker refused a record');
   }

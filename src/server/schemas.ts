@@ -152,6 +152,20 @@ export const healthSchema = {
           type: 'object',
           properties: { loaded: { type: 'integer' }, refs: { type: 'array', items: { type: 'string' } } },
         },
+        process: {
+          type: 'object',
+          properties: { pid: { type: 'integer' }, instance: { type: ['string', 'null'] } },
+        },
+        memory: {
+          type: 'object',
+          properties: {
+            rssBytes: { type: 'integer' },
+            heapUsedBytes: { type: 'integer' },
+            budgetBytes: { type: ['integer', 'null'] },
+            overBudget: { type: 'boolean' },
+          },
+        },
+        tracker: { type: 'object', properties: { predictions: { type: 'integer' } } },
       },
     },
   },

@@ -2,11 +2,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import type { ModelRef } from '../registry/registry-layout.js';
-import type { PredictionTracker } from '../tracking/prediction-tracker.js';
 import type { Scope } from './api-keys.js';
 import type { ModelPool } from './model-pool.js';
 import type { ServerMetrics } from './server-metrics.js';
 import type { SourceRoots } from './source-paths.js';
+import type { ServerTracker } from './tracker-window.js';
 
 export interface ServerLimits {
   /** Bytes of a request body. */
@@ -22,9 +22,15 @@ export interface ServerLimits {
 export interface ServerContext {
   readonly registry: ModelRegistry;
   readonly pool: ModelPool;
-  readonly tracker: PredictionTracker;
+  readonly tracker: ServerTracker;
   readonly metrics: ServerMetrics;
+  /** The /metrics text: this process's, or a whole cluster's. */
+  readonly renderMetrics: () => Promise<string>;
   readonly limits: ServerLimits;
+  /** This process's name in a cluster ('worker 2'), or null. */
+  readonly instance: string | null;
+  /** The resident memory budget in bytes (--max-memory), or null. */
+  readonly memoryBudget: number | null;
   /** The model a predict request without `model` gets, or null. */
   readonly defaultModel: { readonly ref: string; readonly parsed: ModelRef } | null;
   readonly sourceRoots: SourceRoots;

@@ -9,7 +9,13 @@
  *   quantflow_models_loaded                                          gauge
  *   quantflow_model_loaded{model,kind,active}                        1 per loaded version
  *   quantflow_model_load_seconds{model}                              last load time
- *   plus the process's default metrics (CPU, memory, event loop lag) prefixed quantflow_.
+ *   quantflow_drift_events_total{model}                              rolling accuracy fell below the threshold
+ *   quantflow_models_drifting                                        model versions (or pairs) in drift now
+ *   plus the process's default metrics (CPU, resident memory, event loop lag) prefixed quantflow_.
+ *
+ * In a `serve --workers N` cluster the primary sums every worker's registry
+ * (prom-client's AggregatorRegistry); gauges of loaded models then count
+ * workers, and the last load time is the workers' maximum.
  *
  * `route` is the route pattern ('/api/ml/models/:name'), or 'unmatched' for
  * 404s, so random URLs cannot blow up the label space. Label children are
@@ -41,10 +47,15 @@ export class ServerMetrics {
   private readonly cacheHits: Counter<'model'>;
   private readonly cacheMisses: Counter<'model'>;
   private readonly loadSeconds: Gauge<'model'>;
+  private readonly driftEvents: Counter<'model'>;
   private readonly requestChildren = new Map<string, RequestChildren>();
   private readonly modelChildren = new Map<string, ModelChildren>();
 
-  constructor(loadedModels: () => readonly ServedModel[], activeOf: (name: string) => ServedModel | undefined) {
+  constructor(
+    loadedModels: () => readonly ServedModel[],
+    activeOf: (name: string) => ServedModel | undefined,
+    drifting: () => number = () => 0,
+  ) {
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'quantflow_http_requests_total',
@@ -82,6 +93,21 @@ export class ServerMetrics {
       help: 'Time the last load of a model version took (verify, parse, start the backend)',
       labelNames: ['model'],
       registers,
+      aggregator: 'max',
+    });
+    this.driftEvents = new Counter({
+      name: 'quantflow_drift_events_total',
+      help: "Times a model version's rolling accuracy fell below the drift threshold (tracker drift options)",
+      labelNames: ['model'],
+      registers,
+    });
+    new Gauge({
+      name: 'quantflow_models_drifting',
+      help: 'Model versions (or model-symbol pairs) whose rolling accuracy is below the drift threshold now',
+      registers,
+      collect() {
+        this.set(drifting());
+      },
     });
     new Gauge({
       name: 'quantflow_models_loaded',
@@ -129,6 +155,7 @@ export class ServerMetrics {
   private model(ref: string): ModelChildren {
     let c = this.modelChildren.get(ref);
     if (c === undefined) {
+      if (this.modelChildren.size >= 1000) this.modelChildren.clear(); // a cache of label children, bounded
       c = {
         hits: this.cacheHits.labels({ model: ref }),
         misses: this.cacheMisses.labels({ model: ref }),
@@ -149,6 +176,10 @@ export class ServerMetrics {
     const c = this.model(ref);
     if (hit) c.hits.inc();
     else c.misses.inc();
+  }
+
+  drift(ref: string): void {
+    this.driftEvents.inc({ model: ref });
   }
 
   modelLoaded(ref: string, ms: number): void {

@@ -1,18 +1,27 @@
 /**
  * The QuantFlow ML HTTP API on fastify: model registry management, predictions
  * from feature rows or raw candles, tracker statistics, health and Prometheus
- * metrics, behind API keys with scopes. `createServer(options)` opens the
- * registry, loads the keys and the default model, and returns the server
- * ready to `listen()`; `close()` stops taking requests, lets the ones in
- * flight finish, then disposes every model (stopping Python workers) and
+ * metrics, behind API keys with scopes, over HTTPS (optionally HTTP/2 and
+ * client certificates) or plain HTTP on loopback. `createServer(options)`
+ * opens the registry, loads the keys and the default model, and returns the
+ * server ready to `listen()`; `close()` stops taking requests, lets the ones
+ * in flight finish, then disposes every model (stopping Python workers) and
  * closes the tracker.
+ *
+ * Bounded work and memory: per-key rate and concurrency limits, header and
+ * body timeouts, a batch size the body limit can hold, inference in chunks
+ * that let other requests in, a bounded in-memory tracker, an RSS budget
+ * (503 above it) and size limits on every cache.
  *
  * An edge layer: it only wires the registry, models, features and tracker
  * below it to HTTP; every rule about model files lives in those layers.
  */
 
 import { realpath } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import path from 'node:path';
+import rateLimit from '@fastify/rate-limit';
+import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { ConfigError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -31,21 +40,59 @@ import {
   readApiKeysFile,
 } from './api-keys.js';
 import { BufferedLogStream } from './buffered-log-stream.js';
+import { parseJsonBody } from './json-body.js';
 import { ModelPool } from './model-pool.js';
 import { registerModelRoutes } from './model-routes.js';
 import { registerOpsRoutes } from './ops-routes.js';
-import { registerPredictRoute } from './predict-route.js';
+import { PREDICT_ROUTE, registerPredictRoute } from './predict-route.js';
+import { RegistryWatcher } from './registry-watcher.js';
+import { DECODED_ROWS, RowsDecoder } from './rows-decoder.js';
 import type { ServerContext, ServerLimits } from './server-context.js';
 import { ServerMetrics } from './server-metrics.js';
+import { nextTurn, SerialQueue } from './slices.js';
+import { DEFAULT_TRACKER_WINDOW, type ServerTracker, TrackerWindow } from './tracker-window.js';
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_MAX_BATCH = 2_000;
+/** Room per batch row for the default body limit: a 21-feature row of full-precision doubles is about 460 bytes. */
+export const BODY_BYTES_PER_ROW = 512;
+/** 1 MiB, or more when --max-batch is raised: a full batch always fits. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
-export const DEFAULT_MAX_BATCH = 10_000;
 export const DEFAULT_CACHE_SIZE = 10_000;
 export const DEFAULT_PREDICTION_TIMEOUT_MS = 10_000;
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 5_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_HANDLER_TIMEOUT_MS = 120_000;
+export const DEFAULT_MAX_IN_FLIGHT_PER_KEY = 32;
+export const DEFAULT_REGISTRY_POLL_MS = 1_000;
+/** Bodies from this size on are parsed one per turn of the event loop. */
+const BIG_BODY_BYTES = 64 * 1024;
+
+/** The default body limit for a batch limit: 1 MiB or `maxBatch` rows of BODY_BYTES_PER_ROW, whichever is larger. */
+export function defaultBodyLimit(maxBatch: number): number {
+  return Math.max(DEFAULT_BODY_LIMIT, maxBatch * BODY_BYTES_PER_ROW);
+}
+
+/** TLS material (PEM): the server's certificate and key; `ca` plus `requireClientCert` for mutual TLS. */
+export interface ServerTlsOptions {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  /** Certificates of the authorities whose client certificates are accepted. */
+  readonly ca?: string | Buffer;
+  /** Refuse clients without a certificate signed by `ca` (mutual TLS). */
+  readonly requireClientCert?: boolean;
+  /** Serve HTTP/2 (HTTP/1.1 stays available to clients that do not negotiate h2). */
+  readonly http2?: boolean;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  const kind = isIP(host);
+  if (kind === 4) return host.startsWith('127.');
+  if (kind === 6) return host === '::1' || host.toLowerCase().startsWith('::ffff:127.');
+  return false;
+}
 
 export type ServerLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -70,25 +117,45 @@ export interface ServerOptions {
   readonly insecureNoAuth?: boolean;
   /** Model for predict requests without `model` ('name', 'name@vN'); default: the registry's only model, if it has exactly one. */
   readonly defaultModel?: string;
-  /** A tracker, or the JSON-lines file of a file-backed one (default: in memory). */
+  /** A tracker, or the JSON-lines file of a file-backed one (default: in memory, a bounded window). */
   readonly tracker?: PredictionTracker | string;
   readonly trackerOptions?: PredictionTrackerOptions;
-  /** Bytes of a request body (default 1 MiB); larger -> 413. */
+  /** Predictions the in-memory tracker holds (default 20,000; see tracker-window.ts). */
+  readonly trackerWindow?: number;
+  /** Bytes of a request body (default: defaultBodyLimit(maxBatch), 1 MiB at the default batch); larger -> 413. */
   readonly bodyLimit?: number;
-  /** Rows or candles per predict request (default 10,000); more -> 413. */
+  /** Rows or candles per predict request (default 2,000); more -> 413. */
   readonly maxBatch?: number;
   /** Entries of each model's LRU cache of single-row predictions (default 10,000; 0 = off). */
   readonly cacheSize?: number;
   /** Per prediction (default 10 s); exceeded -> 504. */
   readonly predictionTimeoutMs?: number;
-  /** Time to receive a whole request (default 30 s). */
+  /** Time to receive a request's headers (default 5 s); a slower client is cut (408). */
+  readonly headersTimeoutMs?: number;
+  /** Time to receive a whole request, body included (default 10 s). */
   readonly requestTimeoutMs?: number;
-  /** Socket inactivity timeout (default: as requestTimeoutMs). */
+  /** Socket inactivity timeout (default: the handler timeout plus 5 s). */
   readonly connectionTimeoutMs?: number;
   /** Time a model-management request may take (default 120 s); exceeded -> 503. Predictions have predictionTimeoutMs. */
   readonly handlerTimeoutMs?: number;
   /** Non-active model versions kept loaded (default 8). */
   readonly maxLoadedVersions?: number;
+  /** HTTPS (and HTTP/2, mutual TLS). Without it the server listens only on loopback unless `insecurePlaintext`. */
+  readonly tls?: ServerTlsOptions;
+  /** Allow plain HTTP on a non-loopback address (e.g. behind a TLS-terminating proxy on a private network). */
+  readonly insecurePlaintext?: boolean;
+  /** Requests per API key per minute on the authenticated routes (default 0 = no limit); more -> 429. */
+  readonly rateLimitPerMinute?: number;
+  /** Requests of one API key in progress at once (default 32; 0 = no limit); more -> 429. */
+  readonly maxInFlightPerKey?: number;
+  /** Resident memory budget of the process in bytes: above it, requests other than /health get 503 (default: none). */
+  readonly maxMemoryBytes?: number;
+  /** How often the registry index of each served model is checked for promotions made elsewhere (default 1 s; 0 = never). */
+  readonly registryPollMs?: number;
+  /** Where /metrics text comes from (default: this server's registry; a cluster worker asks the primary). */
+  readonly renderMetrics?: () => Promise<string>;
+  /** This process's name in /health and logs (e.g. 'worker 2'). */
+  readonly instance?: string;
   /** JSON logs (pino): level (default info) and destination (default: stdout, written in batches every 50 ms); false = none. */
   readonly logger?: false | { readonly level?: ServerLogLevel; readonly stream?: { write(line: string): void } };
 }
@@ -102,10 +169,10 @@ export interface QuantflowServer {
   readonly app: FastifyInstance;
   readonly registry: ModelRegistry;
   readonly pool: ModelPool;
-  readonly tracker: PredictionTracker;
+  readonly tracker: ServerTracker;
   readonly metrics: ServerMetrics;
   readonly limits: ServerLimits;
-  /** Base URL once listening, e.g. 'http://127.0.0.1:8080'. */
+  /** Base URL once listening, e.g. 'https://127.0.0.1:8080'. */
   readonly url: string | undefined;
   listen(options?: ListenOptions): Promise<string>;
   /** Finishes in-flight requests, then disposes models and closes the tracker. Idempotent. */
@@ -137,9 +204,10 @@ const REDACTED_PATHS = [
 ];
 
 export async function createServer(options: ServerOptions): Promise<QuantflowServer> {
+  const maxBatch = positiveInteger(options.maxBatch, DEFAULT_MAX_BATCH, 'maxBatch');
   const limits: ServerLimits = {
-    bodyLimit: positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, 'bodyLimit', 64),
-    maxBatch: positiveInteger(options.maxBatch, DEFAULT_MAX_BATCH, 'maxBatch'),
+    bodyLimit: positiveInteger(options.bodyLimit, defaultBodyLimit(maxBatch), 'bodyLimit', 64),
+    maxBatch,
     predictionTimeoutMs: positiveInteger(
       options.predictionTimeoutMs,
       DEFAULT_PREDICTION_TIMEOUT_MS,
@@ -150,6 +218,17 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
   };
   const cacheSize = positiveInteger(options.cacheSize, DEFAULT_CACHE_SIZE, 'cacheSize', 0);
   const requestTimeout = positiveInteger(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs');
+  // Node requires headersTimeout <= requestTimeout.
+  const headersTimeout = Math.min(
+    requestTimeout,
+    positiveInteger(options.headersTimeoutMs, DEFAULT_HEADERS_TIMEOUT_MS, 'headersTimeoutMs'),
+  );
+  const maxInFlight = positiveInteger(options.maxInFlightPerKey, DEFAULT_MAX_IN_FLIGHT_PER_KEY, 'maxInFlightPerKey', 0);
+  const ratePerMinute = positiveInteger(options.rateLimitPerMinute, 0, 'rateLimitPerMinute', 0);
+  const maxMemory = positiveInteger(options.maxMemoryBytes, 0, 'maxMemoryBytes', 0);
+  const registryPoll = positiveInteger(options.registryPollMs, DEFAULT_REGISTRY_POLL_MS, 'registryPollMs', 0);
+  const trackerWindow = positiveInteger(options.trackerWindow, DEFAULT_TRACKER_WINDOW, 'trackerWindow', 2);
+  const tls = options.tls;
 
   // --- API keys: refuse to run open unless asked to, loudly ---
   const specs: ApiKeySpec[] = [...(options.apiKeys ?? [])];
@@ -186,7 +265,24 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
     options.logger === false || options.logger?.stream !== undefined
       ? undefined
       : new BufferedLogStream(process.stdout);
+  // Slow clients are cut by the header and request timeouts, checked every second (Node's default: every 30 s).
+  const serverOptions = { headersTimeout, requestTimeout, connectionsCheckingInterval: 1000 };
+  const transport =
+    tls === undefined
+      ? { http: serverOptions }
+      : {
+          ...(tls.http2 === true ? { http2: true as const } : {}),
+          https: {
+            ...serverOptions,
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+            ...(tls.requireClientCert === true ? { requestCert: true, rejectUnauthorized: true } : {}),
+            ...(tls.http2 === true ? { allowHTTP1: true } : {}),
+          },
+        };
   const app = Fastify({
+    ...transport,
     logger:
       options.logger === false
         ? false
@@ -198,7 +294,13 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.bodyLimit,
     requestTimeout,
-    connectionTimeout: positiveInteger(options.connectionTimeoutMs, requestTimeout, 'connectionTimeoutMs'),
+    // Socket inactivity, also while a handler works: longer than any handler may take. Slow clients meet the
+    // header and request timeouts first.
+    connectionTimeout: positiveInteger(
+      options.connectionTimeoutMs,
+      Math.max(limits.handlerTimeoutMs, limits.predictionTimeoutMs) + 5_000,
+      'connectionTimeoutMs',
+    ),
     keepAliveTimeout: 72_000,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -214,7 +316,7 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
         allowUnionTypes: true,
       },
     },
-  });
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance; // the route code is the same over HTTP/1.1, HTTPS and HTTP/2
   const log = app.log;
   const coreLogger: Logger = {
     debug: (m, f) => log.debug(f ?? {}, m),
@@ -224,23 +326,28 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
   };
 
   // --- tracker and models ---
-  let tracker: PredictionTracker;
+  let tracker: ServerTracker;
   try {
     tracker =
       options.tracker instanceof PredictionTracker
         ? options.tracker
         : typeof options.tracker === 'string'
           ? PredictionTracker.open(options.tracker, { logger: coreLogger, ...options.trackerOptions })
-          : new PredictionTracker({ logger: coreLogger, ...options.trackerOptions });
+          : new TrackerWindow(trackerWindow, { logger: coreLogger, ...options.trackerOptions });
   } catch (err) {
     logStream?.close();
     throw err;
   }
-  // The gauges read the pool when scraped (it exists by then).
+  // The gauges read the pool and the tracker when scraped (they exist by then).
   const metrics = new ServerMetrics(
     () => pool.loaded(),
     (name) => pool.activeModel(name),
+    () => tracker.driftStatus().length,
   );
+  tracker.on('drift', (e) => {
+    metrics.drift(e.modelVersion);
+    log.warn({ model: e.modelVersion, symbol: e.symbol ?? null, accuracy: e.accuracy, window: e.window }, 'drift');
+  });
   const pool = new ModelPool({
     registry,
     load: {
@@ -261,7 +368,17 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
     onDisposeError: (m, err) => log.error({ model: m.ref, err: describeError(err) }, 'model dispose failed'),
   });
 
+  const rowsDecoder = new RowsDecoder(limits.maxBatch);
+  const watcher = new RegistryWatcher(registry, pool, {
+    intervalMs: registryPoll,
+    onSwitch: (name, from, to) => log.info({ name, from, to }, 'active version changed in the registry: now serving'),
+    onError: (name, err) =>
+      log.error({ name, err: describeError(err) }, 'active version changed in the registry but cannot be served'),
+  });
+
   const closeEarly = async () => {
+    watcher.stop();
+    await rowsDecoder.close();
     await pool.close();
     if (!(options.tracker instanceof PredictionTracker)) tracker.close();
     logStream?.close();
@@ -303,7 +420,10 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
     pool,
     tracker,
     metrics,
+    renderMetrics: options.renderMetrics ?? (() => metrics.render()),
     limits,
+    instance: options.instance ?? null,
+    memoryBudget: maxMemory === 0 ? null : maxMemory,
     defaultModel,
     sourceRoots: { modelsDir, registryRoot: registry.root },
     pythonDirs,
@@ -315,6 +435,31 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
   // --- hooks: authentication, one log line and metrics per request ---
   // JSON only: any other content type (fastify also parses text/plain by default) is a 415.
   app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser('application/json');
+  // Parsing a big body holds the event loop for milliseconds (about 5 ms per MB): big bodies are parsed one per
+  // turn, so other requests (/health, small predictions) get in between instead of waiting behind all of them.
+  // Big batches of rows are decoded on a worker thread (rows-decoder.ts).
+  const bigBodies = new SerialQueue();
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer' },
+    async (request: { routeOptions: { url?: string } }, bytes: Buffer) => {
+      if (bytes.length < BIG_BODY_BYTES) return parseJsonBody(bytes.toString('utf8'));
+      if (request.routeOptions.url === PREDICT_ROUTE) {
+        const decoded = await rowsDecoder.decode(bytes);
+        if (decoded.kind === 'rows') return { ...decoded.rest, [DECODED_ROWS]: decoded.rows };
+        if (decoded.kind === 'refused') {
+          const { code, message, field } = decoded.error.error;
+          throw new ApiError(decoded.status, code, message, field);
+        }
+      }
+      const text = bytes.toString('utf8');
+      return bigBodies.run(async () => {
+        await nextTurn();
+        return parseJsonBody(text);
+      });
+    },
+  );
   app.decorateRequest('keyLabel', '');
   app.addHook('onRequest', async (request) => {
     const scope = request.routeOptions.config?.scope;
@@ -339,6 +484,72 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
       throw new ApiError(403, 'FORBIDDEN', `API key '${entry.label}' lacks the '${scope}' scope`, 'authorization');
     }
   });
+
+  // Which process of a cluster answered: every response says so.
+  const instance = options.instance;
+  if (instance !== undefined) {
+    app.addHook('onRequest', async (_request, reply) => {
+      reply.header('x-quantflow-instance', instance);
+    });
+  }
+
+  // --- limits: requests in progress per key, requests per minute per key, the memory budget ---
+  if (maxInFlight > 0) {
+    const inFlight = new Map<string, number>();
+    app.addHook('onRequest', async (request, reply) => {
+      const label = request.keyLabel;
+      if (label === '') return;
+      const n = inFlight.get(label) ?? 0;
+      if (n >= maxInFlight) {
+        throw new ApiError(
+          429,
+          'TOO_MANY_IN_FLIGHT',
+          `API key '${label}' already has ${n} requests in progress (server option --max-in-flight); wait for answers before sending more`,
+          'authorization',
+        );
+      }
+      inFlight.set(label, n + 1);
+      // 'close' fires once whether the response finished or the client went away.
+      reply.raw.once('close', () => {
+        const left = (inFlight.get(label) ?? 1) - 1;
+        if (left === 0) inFlight.delete(label);
+        else inFlight.set(label, left);
+      });
+    });
+  }
+  if (ratePerMinute > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      max: ratePerMinute,
+      timeWindow: 60_000,
+      // Keys, not addresses: many bots may share one address, one key may come from many.
+      keyGenerator: (request) => (request.keyLabel === '' ? `ip:${request.ip}` : `key:${request.keyLabel}`),
+      allowList: (request) => request.routeOptions.config?.scope === undefined,
+      errorResponseBuilder: (request, context) =>
+        new ApiError(
+          429,
+          'RATE_LIMITED',
+          `API key '${request.keyLabel || 'none'}' exceeded ${context.max} requests per minute (server option --rate-limit); retry in ${Math.ceil(context.ttl / 1000)} s`,
+          'authorization',
+        ),
+    });
+  }
+  if (maxMemory > 0) {
+    await app.register(underPressure, {
+      maxRssBytes: maxMemory,
+      retryAfter: 10,
+      // A rejection goes to the error handler (our error body); /health always answers, reporting the memory.
+      pressureHandler: async (request, reply, _type, value) => {
+        if (request.routeOptions.url === '/health') return;
+        reply.header('retry-after', 10);
+        throw new ApiError(
+          503,
+          'OVER_MEMORY_BUDGET',
+          `the server's resident memory (${Math.round(Number(value) / 2 ** 20)} MiB) is over its budget of ${Math.round(maxMemory / 2 ** 20)} MiB (server option --max-memory); retry later`,
+        );
+      },
+    });
+  }
 
   const infoEnabled = options.logger !== false && ['trace', 'debug', 'info'].includes(options.logger?.level ?? 'info');
   app.addHook('onResponse', async (request, reply) => {
@@ -404,18 +615,34 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
       log.warn({ keys: keys.weak }, `API keys shorter than 16 characters are easy to guess; use long random keys`);
     }
   }
+  if (!registry.signed) {
+    log.warn(
+      { registry: registry.root },
+      'the registry is not signed: anyone who can write its directory can change a model and fix every checksum; use a signed registry (quantflow models keygen, models register --sign) in production',
+    );
+  }
   log.info(
     {
       registry: registry.root,
+      signed: registry.signed,
+      encrypted: registry.encrypted,
       modelsDir: modelsDir ?? null,
       pythonDirs,
       defaultModel: defaultModel?.ref ?? null,
-      tracker: tracker.file,
+      tracker: tracker.file ?? `in memory, last ${trackerWindow} predictions`,
       ...limits,
       cacheSize,
+      headersTimeoutMs: headersTimeout,
+      requestTimeoutMs: requestTimeout,
+      maxInFlightPerKey: maxInFlight,
+      rateLimitPerMinute: ratePerMinute,
+      maxMemoryBytes: maxMemory,
+      registryPollMs: registryPoll,
+      tls: tls === undefined ? false : { http2: tls.http2 === true, clientCerts: tls.requireClientCert === true },
     },
     'quantflow server ready',
   );
+  watcher.start();
 
   let url: string | undefined;
   let closing: Promise<void> | undefined;
@@ -431,11 +658,21 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
     },
     async listen(opts: ListenOptions = {}): Promise<string> {
       const host = opts.host ?? DEFAULT_HOST;
+      if (tls === undefined && !isLoopback(host)) {
+        if (options.insecurePlaintext !== true) {
+          throw new ConfigError(
+            `refusing plain HTTP on ${host}, which is not a loopback address: API keys would cross the network in clear. Give --tls-cert and --tls-key, or --insecure-plaintext if a TLS-terminating proxy sits in front on a trusted network`,
+            { field: 'host' },
+          );
+        }
+        log.warn({ host }, 'plain HTTP on a non-loopback address (--insecure-plaintext): API keys travel in clear');
+      }
       await app.listen({ port: opts.port ?? DEFAULT_PORT, host });
       const address = app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : (opts.port ?? DEFAULT_PORT);
       const shownHost = host.includes(':') ? `[${host}]` : host;
-      url = `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${port}`;
+      const scheme = tls === undefined ? 'http' : 'https';
+      url = `${scheme}://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost === '[::]' ? '[::1]' : shownHost}:${port}`;
       log.info({ url, host, port }, 'listening');
       return url;
     },
@@ -443,7 +680,9 @@ export async function createServer(options: ServerOptions): Promise<QuantflowSer
       if (closing === undefined) {
         closing = (async () => {
           log.info('shutting down: finishing requests in flight');
+          watcher.stop();
           await app.close(); // stops accepting; waits for requests in flight
+          await rowsDecoder.close();
           await pool.close(); // disposes models (stops Python workers)
           if (!(options.tracker instanceof PredictionTracker)) tracker.close();
           log.info('shut down');

@@ -1,33 +1,21 @@
 /**
  * Where `POST /api/ml/models` may read a model directory from: only inside
  * the configured models directory or the registry itself. A path is refused
- * when it has a '..' segment, and otherwise resolved with realpath (so no
- * symlink, at any depth, can lead outside) and must then lie strictly inside
- * one of the allowed roots. Relative paths are taken from the models directory.
+ * when it has a '..' segment, and otherwise must pass the registry's own
+ * containment rule (contained-path.ts: after realpath, so no symlink at any
+ * depth can lead outside, strictly inside one of the allowed roots). Relative paths are taken from the models directory.
  * Files inside the directory must be regular files (the registry refuses
  * symlinked files), so a link cannot smuggle in a file from elsewhere either.
  */
-import { realpath, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isStrictlyInside, realPathOrUndefined } from '../registry/contained-path.js';
 import { ApiError } from './api-errors.js';
 
 export interface SourceRoots {
   /** Relative source paths resolve here; undefined = only absolute paths inside the registry are allowed. */
   readonly modelsDir: string | undefined;
   readonly registryRoot: string;
-}
-
-function isStrictlyInside(root: string, target: string): boolean {
-  const rel = path.relative(root, target);
-  return rel !== '' && !rel.startsWith(`..${path.sep}`) && rel !== '..' && !path.isAbsolute(rel);
-}
-
-async function realOrUndefined(p: string): Promise<string | undefined> {
-  try {
-    return await realpath(p);
-  } catch {
-    return undefined;
-  }
 }
 
 /** The real path of an allowed model directory named by a request's `field`; ApiError otherwise. */
@@ -46,9 +34,9 @@ export async function resolveSourceDirectory(input: string, roots: SourceRoots, 
   } else {
     return refuse('relative paths need a models directory (server option --models-dir); none is configured');
   }
-  const realRoots = (await Promise.all(allowed.map(realOrUndefined))).filter((r): r is string => r !== undefined);
+  const realRoots = (await Promise.all(allowed.map(realPathOrUndefined))).filter((r): r is string => r !== undefined);
   const lexicallyInside = allowed.some((r) => isStrictlyInside(path.resolve(r), candidate));
-  const real = await realOrUndefined(candidate);
+  const real = await realPathOrUndefined(candidate);
   if (real === undefined) {
     // Do not tell a caller probing the file system whether a path outside the roots exists.
     if (!lexicallyInside) refuse(describeRoots(roots));
@@ -75,7 +63,7 @@ function describeRoots(roots: SourceRoots): string {
 
 /** Checks again, after reading, that `dir` still resolves to itself (it was not swapped for a link meanwhile). */
 export async function assertUnchanged(dir: string, field: string): Promise<void> {
-  if ((await realOrUndefined(dir)) !== dir) {
+  if ((await realPathOrUndefined(dir)) !== dir) {
     throw new ApiError(409, 'SOURCE_CHANGED', 'the model directory changed while it was read; try again', field);
   }
 }

@@ -1,6 +1,7 @@
 /** `quantflow models ...` end to end, each call a fresh process as a user would run it. */
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelRegistry } from '../../src/registry/index.js';
@@ -70,5 +71,70 @@ describe('quantflow models (CLI)', () => {
     expectOneLineError(verify, /1 problem\(s\) found/);
     expect(verify.stdout).toContain(`btc-1h@v1  FAILED  ${weights}`);
     expect(verify.stdout).toContain('btc-1h@v2  ok');
+  });
+
+  it('verify fails (exit 1) on a deleted index and on version directories the index does not list', async () => {
+    const work = tempDir('qf-registry-cli-');
+    const reg = path.join(work, 'reg');
+    const registry = await ModelRegistry.open(reg, { env: {} });
+    await registry.register('m', fakeModelDir(work, 'model', 100));
+    await registry.register('m', fakeModelDir(work, 'model', 100));
+    const index = path.join(reg, 'models', 'm', 'index.json');
+    const saved = readFileSync(index);
+    mkdirSync(path.join(reg, 'models', 'm', 'v9'));
+    const [unlisted] = await Promise.all([quantflow(['models', 'verify', '--registry', reg])]);
+    expectOneLineError(unlisted, /1 problem\(s\) found/);
+    expect(unlisted.stdout).toMatch(/m {2}FAILED {2}v9 on disk not listed in/);
+    rmSync(path.join(reg, 'models', 'm', 'v9'), { recursive: true });
+
+    rmSync(index);
+    const missing = await quantflow(['models', 'verify', '--registry', reg]);
+    expectOneLineError(missing, /1 problem\(s\) found/);
+    expect(missing.stdout).toContain(`m  FAILED  ${index}: index is missing; 2 version directories are on disk`);
+    writeFileSync(index, saved.subarray(0, 40));
+    const damaged = await quantflow(['models', 'verify', 'm', '--registry', reg]);
+    expectOneLineError(damaged, /1 problem\(s\) found/);
+    expect(damaged.stdout).toContain(`m  FAILED  ${index}: not valid JSON`);
+  });
+
+  it("register applies the server's Python allow-list; keygen and --sign make a signed registry", async () => {
+    const work = tempDir('qf-registry-cli-');
+    const reg = path.join(work, 'reg');
+    const scripts = path.join(work, 'scripts');
+    mkdirSync(scripts);
+    const source = 'print("a model")\n';
+    writeFileSync(path.join(scripts, 'mine.py'), source);
+    const sha = createHash('sha256').update(source).digest('hex');
+    const shell = fakeModelDir(work, 'shell', 100, {
+      kind: 'python',
+      python: { script: '/bin/sh', scriptSha256: sha },
+    });
+    const mine = fakeModelDir(work, 'mine', 100, { kind: 'python', python: { script: 'mine.py', scriptSha256: sha } });
+
+    const [sh, notListed, listed, keygen] = await Promise.all([
+      quantflow(['models', 'register', 'py', shell, '--registry', reg]),
+      quantflow(['models', 'register', 'py', mine, '--registry', reg]),
+      quantflow(['models', 'register', 'py', mine, '--registry', path.join(work, 'reg2'), '--python-dir', scripts]),
+      quantflow(['models', 'keygen', '--json']),
+    ]);
+    expectOneLineError(sh, /python script '\/bin\/sh' is not in an allow-listed script directory/);
+    expectOneLineError(notListed, /python script 'mine\.py' is not in an allow-listed script directory/);
+    expect(listed.code, listed.stderr).toBe(0);
+    writeFileSync(path.join(scripts, 'mine.py'), `${source}# changed\n`);
+    const changed = await quantflow(['models', 'register', 'py', mine, '--registry', reg, '--python-dir', scripts]);
+    expectOneLineError(changed, /differs from the one the model was trained with/);
+
+    const { signingKey, verifyKey } = JSON.parse(keygen.stdout);
+    const signedReg = path.join(work, 'signed');
+    const tf = fakeModelDir(work, 'tf', 100);
+    const writer = { QUANTFLOW_REGISTRY_SIGNING_KEY: signingKey };
+    const signed = await quantflow(['models', 'register', 'm', tf, '--sign', '--registry', signedReg], writer);
+    expect(signed.code, signed.stderr).toBe(0);
+    const [ok, keyless] = await Promise.all([
+      quantflow(['models', 'verify', '--registry', signedReg], { QUANTFLOW_REGISTRY_VERIFY_KEY: verifyKey }),
+      quantflow(['models', 'list', '--registry', signedReg]),
+    ]);
+    expect(ok.stdout.trim()).toBe('m@v1  ok\nverified 1 version(s) (signatures checked): all ok');
+    expectOneLineError(keyless, /registry is signed: set QUANTFLOW_REGISTRY_VERIFY_KEY/);
   });
 });

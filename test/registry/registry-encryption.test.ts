@@ -1,7 +1,9 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, IntegrityError } from '../../src/core/errors.js';
+import { sha256Hex, withManifest } from '../../src/models/model-files.js';
+import { encodeChecksummed } from '../../src/registry/checksummed-json.js';
 import { ModelRegistry, parseRegistryKey } from '../../src/registry/index.js';
 import { bytesEqual, fakeModelFiles, OTHER_KEY, TEST_KEY, tempDir } from './helpers.js';
 
@@ -49,16 +51,12 @@ describe('model registry: encryption at rest', () => {
     expect((await registry.loadFiles('m')).version).toBe('v1');
   });
 
-  it('refuses a wrong key, naming the file, and refuses to write with it', async () => {
-    const { root, v1 } = await encryptedRegistry();
-    const registry = await ModelRegistry.open(root, { env: env(OTHER_KEY) });
-    const err = await registry.loadFiles('m').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(IntegrityError);
-    expect((err as IntegrityError).where.file).toBe(path.join(v1, 'manifest.json.enc'));
-    expect((err as IntegrityError).message).toContain('not the key this registry was encrypted with');
-    await expect(registry.register('m', fakeModelFiles(10))).rejects.toThrow(
-      /not the key this registry was created with/,
-    );
+  it('refuses to open with a wrong key, naming the settings file', async () => {
+    const { root } = await encryptedRegistry();
+    const err = await ModelRegistry.open(root, { env: env(OTHER_KEY) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).where.file).toBe(path.join(root, 'registry.json'));
+    expect((err as ConfigError).message).toContain('not the key this registry was created with');
   });
 
   it('refuses modified ciphertext naming the file', async () => {
@@ -84,21 +82,57 @@ describe('model registry: encryption at rest', () => {
     await expect(registry.loadFiles('m@v1')).rejects.toThrow(IntegrityError);
   });
 
-  it('an encrypted registry refuses to load without the key; plaintext registries load with or without one', async () => {
+  it('an encrypted registry refuses to open without its key; a key given for a plaintext registry is refused', async () => {
     const { root } = await encryptedRegistry();
-    const keyless = await ModelRegistry.open(root, { env: {} });
-    await expect(keyless.loadFiles('m')).rejects.toThrow(/registry is encrypted: set QUANTFLOW_REGISTRY_KEY/);
-    await expect(keyless.register('m', fakeModelFiles(10))).rejects.toThrow(ConfigError);
-    // listing names and versions still works; metadata needs the key
-    const listing = await keyless.list();
-    expect(listing[0]!.versions.map((v) => v.version)).toEqual(['v1']);
-    expect(listing[0]!.metadata).toBeNull();
+    await expect(ModelRegistry.open(root, { env: {} })).rejects.toThrow(
+      /registry is encrypted: set QUANTFLOW_REGISTRY_KEY/,
+    );
 
     const plainRoot = path.join(tempDir(), 'plain');
     await (await ModelRegistry.open(plainRoot, { env: {} })).register('p', fakeModelFiles(10));
-    const withKey = await ModelRegistry.open(plainRoot, { env: env(TEST_KEY) });
-    expect(withKey.encrypted).toBe(false);
-    expect((await withKey.loadFiles('p')).version).toBe('v1');
+    await expect(ModelRegistry.open(plainRoot, { env: env(TEST_KEY) })).rejects.toThrow(
+      /QUANTFLOW_REGISTRY_KEY\) but this registry is not encrypted/,
+    );
+    // nor does a key make a new registry plaintext by mistake (nothing is created)
+    const fresh = path.join(tempDir(), 'fresh');
+    await expect(ModelRegistry.open(fresh, { env: env(TEST_KEY) })).rejects.toThrow(/not encrypted/);
+    expect(existsSync(path.join(fresh, 'registry.json'))).toBe(false);
+  });
+
+  it('refuses a plaintext version injected into an encrypted registry, even with a consistent index', async () => {
+    const { root, registry } = await encryptedRegistry();
+    // The forger writes a plaintext model as v2 and an index entry for it, checksum recomputed, made active.
+    const v2 = path.join(root, 'models', 'm', 'v2');
+    const plain = withManifest(fakeModelFiles(100));
+    mkdirSync(v2);
+    for (const [name, data] of plain) writeFileSync(path.join(v2, name), data);
+    const indexFile = path.join(root, 'models', 'm', 'index.json');
+    const index = JSON.parse(readFileSync(indexFile, 'utf8'));
+    index.versions.v2 = {
+      createdAt: new Date().toISOString(),
+      encrypted: false,
+      manifestSha256: sha256Hex(plain.get('manifest.json')!),
+      files: 2,
+      bytes: 1,
+    };
+    index.nextVersion = 3;
+    index.active = 'v2';
+    index.history = ['v1'];
+    writeFileSync(indexFile, encodeChecksummed(index));
+
+    const err = await registry.loadFiles('m').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as IntegrityError).message).toContain('m@v2 is stored in plaintext in an encrypted registry');
+    expect((err as IntegrityError).where.file).toBe(indexFile);
+    await expect(registry.list()).rejects.toThrow(/plaintext in an encrypted registry/);
+    const report = await registry.verify();
+    expect(report.ok).toBe(false);
+    expect(report.models[0]!.versions).toEqual([
+      { version: 'v1', ok: true },
+      { version: 'v2', ok: false, error: expect.stringContaining('plaintext in an encrypted registry') },
+    ]);
+    // without a key it does not even open
+    await expect(ModelRegistry.open(root, { env: {} })).rejects.toThrow(/registry is encrypted/);
   });
 
   it('reads the key from a configurable variable, and is fixed at creation', async () => {
@@ -107,8 +141,7 @@ describe('model registry: encryption at rest', () => {
     const registry = await ModelRegistry.open(root, { encrypt: true, keyEnv: 'MY_KEY', env: { MY_KEY: TEST_KEY } });
     await registry.register('m', fakeModelFiles(10));
     await expect(ModelRegistry.open(root, { encrypt: false })).rejects.toThrow(/created with encryption/);
-    const keyless = await ModelRegistry.open(root, { keyEnv: 'MY_KEY', env: {} });
-    await expect(keyless.loadFiles('m')).rejects.toThrow(/set MY_KEY/);
+    await expect(ModelRegistry.open(root, { keyEnv: 'MY_KEY', env: {} })).rejects.toThrow(/set MY_KEY/);
   });
 
   it('rejects malformed keys without echoing them', () => {

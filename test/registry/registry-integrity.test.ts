@@ -109,7 +109,7 @@ describe('model registry: integrity at every load', () => {
     await expect(registry.verify('missing')).rejects.toThrow(/no model 'missing'/);
   });
 
-  it('ignores leftovers of interrupted saves, reports them, and verify --fix removes them', async () => {
+  it('never loads leftovers of interrupted saves; verify fails on an unlisted version and --fix removes it', async () => {
     const { root, registry } = await twoVersions();
     const modelDir = path.join(root, 'models', 'm');
     mkdirSync(path.join(modelDir, '.tmp-123-abc'));
@@ -120,20 +120,27 @@ describe('model registry: integrity at every load', () => {
     expect((await registry.list())[0]!.versions.map((v) => v.version)).toEqual(['v1', 'v2']);
     await expect(registry.loadFiles('m@v3')).rejects.toThrow(/no such version/);
     const report = await registry.verify();
-    expect(report.ok).toBe(true);
+    expect(report.ok).toBe(false);
     expect(report.models[0]!.leftovers.map((l) => path.basename(l)).sort()).toEqual(['.tmp-123-abc', 'v3']);
+    expect(report.models[0]!.problems).toEqual([expect.stringMatching(/^v3 on disk not listed in .*index\.json/)]);
 
     const fixed = await registry.verify(undefined, { fix: true });
     expect(fixed.removed).toHaveLength(2);
-    expect((await registry.verify()).models[0]!.leftovers).toEqual([]);
+    const after = await registry.verify();
+    expect(after.ok).toBe(true);
+    expect(after.models[0]!.leftovers).toEqual([]);
     // the number of a never-listed (removed) directory is free again
     expect((await registry.register('m', fakeModelFiles(10))).version).toBe('v3');
   });
 
-  it('never deletes version directories automatically when the index itself is gone', async () => {
+  it('never deletes version directories automatically when the index itself is gone; verify reports it', async () => {
     const { root, registry, index } = await twoVersions();
     rmSync(index);
     expect(await registry.list()).toEqual([]);
+    const report = await registry.verify();
+    expect(report.ok).toBe(false);
+    expect(report.models[0]!.problems[0]).toContain(`${index}: index is missing; 2 version directories are on disk`);
+    expect((await registry.verify(undefined, { fix: true })).removed).toEqual([]);
     expect((await registry.register('m', fakeModelFiles(10))).version).toBe('v3'); // numbers on disk are skipped
     expect(readdirSync(path.join(root, 'models', 'm')).sort()).toEqual(['index.json', 'v1', 'v2', 'v3']);
   });

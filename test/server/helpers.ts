@@ -1,9 +1,13 @@
 /**
  * Shared by the HTTP API tests: tiny real models (TensorFlow.js and the
  * bundled Python logistic regression) written as model directories, a server
- * on 127.0.0.1 port 0, and a fetch wrapper. Everything goes over real HTTP.
+ * on 127.0.0.1 port 0, a fetch wrapper, certificates made by openssl and an
+ * HTTPS client. Everything goes over real HTTP(S) sockets.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Candle } from '../../src/core/types.js';
@@ -222,4 +226,95 @@ export async function trainPythonModel(
   const dir = path.join(fx.modelsDir, modelDir);
   await writeModelDirectory(dir, trained.files);
   return dir;
+}
+
+export interface TestCertificate {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** A self-signed P-256 certificate for 127.0.0.1 and localhost, made by openssl in `dir` (valid one day). */
+export function makeCertificate(dir: string, name: string, subject = 'localhost'): TestCertificate {
+  const cert = path.join(dir, `${name}.crt`);
+  const key = path.join(dir, `${name}.key`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      `/CN=${subject}`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-days',
+      '1',
+    ],
+    { stdio: 'pipe' },
+  );
+  return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
+}
+
+export interface FreshRequestOptions {
+  readonly method?: string;
+  readonly key?: string;
+  readonly body?: unknown;
+  /** Trusted authority (the server's self-signed certificate). */
+  readonly ca?: string;
+  /** A client certificate for mutual TLS. */
+  readonly clientCert?: TestCertificate;
+}
+
+/**
+ * One request on a fresh connection (node:http or node:https by the URL, so a
+ * cluster hands each to the next worker; over HTTPS trusting `ca`).
+ */
+export function freshApi(url: string, route: string, options: FreshRequestOptions = {}): Promise<ApiResponse> {
+  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      `${url}${route}`,
+      {
+        method: options.method ?? (body === undefined ? 'GET' : 'POST'),
+        agent: false,
+        ...(options.ca !== undefined ? { ca: options.ca } : {}),
+        ...(options.clientCert !== undefined ? { cert: options.clientCert.cert, key: options.clientCert.key } : {}),
+        headers: {
+          ...(options.key !== undefined ? { authorization: `Bearer ${options.key}` } : {}),
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        timeout: 10_000,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => {
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
+          resolve({ status: res.statusCode ?? 0, headers, text, json });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -82,7 +82,19 @@ describe('HTTP API: request validation', () => {
     await expectError(await predictRaw('{"model": "alpha", "features": [1, 2'), 400, 'MALFORMED_JSON', null);
     await expectError(await predictRaw('{"a": NaN}'), 400, 'MALFORMED_JSON');
     await expectError(await predictRaw(''), 400, 'EMPTY_BODY');
-    await expectError(await predictRaw('{"__proto__": {"x": 1}}'), 400, 'MALFORMED_JSON');
+    await expectError(await predictRaw('{"__proto__": {"x": 1}}'), 400, 'FORBIDDEN_KEY', '__proto__');
+    await expectError(
+      await predictRaw('{"rows": [[1], {"\\u005f_proto__": 1}]}'),
+      400,
+      'FORBIDDEN_KEY',
+      'rows[1].__proto__',
+    );
+    await expectError(
+      await predictRaw('{"constructor": {"prototype": {"x": 1}}}'),
+      400,
+      'FORBIDDEN_KEY',
+      'constructor.prototype',
+    );
     await expectError(await predictRaw('features=1', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
     await expectError(await predictRaw('[1, 2, 3]'), 400, 'INVALID_TYPE', null);
     await expectError(await predictRaw('null'), 400, 'INVALID_TYPE');

@@ -2,14 +2,16 @@
  * `quantflow models ...`: the model registry from the command line.
  *
  *   models list | show NAME | register NAME DIR | promote NAME VERSION | rollback NAME
- *   models verify [NAME] [--fix] | delete NAME [VERSION] [--force]
+ *   models verify [NAME] [--fix] | delete NAME [VERSION] [--force] | keygen
  *
- * Every subcommand takes --registry DIR (default $QUANTFLOW_REGISTRY or
- * .quantflow/registry), --key-env NAME (default QUANTFLOW_REGISTRY_KEY) and
- * --json for machine-readable output.
+ * Every registry subcommand takes --registry DIR (default $QUANTFLOW_REGISTRY
+ * or .quantflow/registry), --key-env NAME (default QUANTFLOW_REGISTRY_KEY) and
+ * --json for machine-readable output. Signing keys come from
+ * QUANTFLOW_REGISTRY_SIGNING_KEY (writers) and QUANTFLOW_REGISTRY_VERIFY_KEY (readers).
  */
 import type { Command } from 'commander';
 import { IntegrityError } from '../../core/errors.js';
+import { BUNDLED_PYTHON_DIR } from '../../models/python-model.js';
 import {
   DEFAULT_KEY_ENV,
   type ModelDetails,
@@ -18,6 +20,9 @@ import {
   type RegistryOptions,
   type VerifyReport,
 } from '../../registry/index.js';
+import { checkPythonScript } from '../../registry/python-allow-list.js';
+import { generateSigningKeys, SIGNING_KEY_ENV, VERIFY_KEY_ENV } from '../../registry/registry-signing.js';
+import { prepareVersion, readSourceDirectory } from '../../registry/version-store.js';
 import { action } from '../action.js';
 import { registryOptionHelp, registryRoot } from '../registry-option.js';
 import { textTable } from '../text-table.js';
@@ -58,17 +63,51 @@ export function register(program: Command): void {
       .argument('<dir>', 'model directory (meta.json and model files; manifest.json optional)')
       .option('--activate', 'make the new version active (the first version of a name always is)')
       .option('--encrypt', `create the registry encrypted (key from --key-env, default ${DEFAULT_KEY_ENV})`)
+      .option('--sign', `create the registry signed (Ed25519 key from ${SIGNING_KEY_ENV}; see models keygen)`)
+      .option(
+        '--python-dir <dir...>',
+        "directories a Python model's script may run from, as for quantflow serve (default: the bundled scripts' directory)",
+      )
       .description('store a model directory as the next version of NAME'),
   ).action(
-    action(async (name: string, dir: string, opts: CommonOptions & { activate?: boolean; encrypt?: boolean }) => {
-      const registry = await openRegistry(opts, { create: true, ...(opts.encrypt ? { encrypt: true } : {}) });
-      const v = await registry.register(name, dir, { activate: opts.activate === true });
-      if (opts.json) return printJson(v);
-      const how = v.encrypted ? ', encrypted' : '';
-      const state = v.active ? 'active' : `not active; activate with: quantflow models promote ${name} ${v.version}`;
-      print(`registered ${v.ref} (${v.files} files, ${formatBytes(v.bytes)}${how}) - ${state}`);
-    }),
+    action(
+      async (
+        name: string,
+        dir: string,
+        opts: CommonOptions & { activate?: boolean; encrypt?: boolean; sign?: boolean; pythonDir?: string[] },
+      ) => {
+        const files = await readSourceDirectory(dir);
+        const { meta } = prepareVersion(files, dir);
+        // The server's allow-list: a model it would refuse to run is not registered.
+        if (meta.kind === 'python') await checkPythonScript(meta, opts.pythonDir ?? [BUNDLED_PYTHON_DIR]);
+        const registry = await openRegistry(opts, {
+          create: true,
+          ...(opts.encrypt ? { encrypt: true } : {}),
+          ...(opts.sign ? { sign: true } : {}),
+        });
+        const v = await registry.register(name, files, { activate: opts.activate === true });
+        if (opts.json) return printJson(v);
+        const how = v.encrypted ? ', encrypted' : '';
+        const state = v.active ? 'active' : `not active; activate with: quantflow models promote ${name} ${v.version}`;
+        print(`registered ${v.ref} (${v.files} files, ${formatBytes(v.bytes)}${how}) - ${state}`);
+      },
+    ),
   );
+
+  models
+    .command('keygen')
+    .option('--json', 'machine-readable JSON output')
+    .description(
+      'create an Ed25519 key pair for a signed registry (the signing key stays with whoever registers models)',
+    )
+    .action(
+      action(async (opts: { json?: boolean }) => {
+        const { signingKey, verifyKey } = generateSigningKeys();
+        if (opts.json) return printJson({ signingKey, verifyKey });
+        print(`${SIGNING_KEY_ENV}=${signingKey}`);
+        print(`${VERIFY_KEY_ENV}=${verifyKey}`);
+      }),
+    );
 
   common(
     models
@@ -151,7 +190,7 @@ function renderList(listing: readonly ModelListing[]): string {
     m.active ?? '-',
     m.latest ?? '-',
     String(m.versions.length),
-    m.metadata?.kind ?? (m.versions.some((v) => v.active && v.encrypted) ? '(no key)' : '-'),
+    m.metadata?.kind ?? '-',
     m.metadata?.symbol ?? '-',
     m.metadata?.timeframe ?? '-',
     fixed(m.metadata?.validation?.accuracy),
@@ -201,12 +240,13 @@ function renderVerify(r: VerifyReport): string {
     for (const p of m.problems) lines.push(`${m.name}  FAILED  ${p}`);
     for (const v of m.versions)
       lines.push(v.ok ? `${m.name}@${v.version}  ok` : `${m.name}@${v.version}  FAILED  ${v.error}`);
-    for (const l of m.leftovers) lines.push(`${m.name}  leftover (ignored)  ${l}`);
+    for (const l of m.leftovers) lines.push(`${m.name}  leftover (never loaded)  ${l}`);
   }
   for (const p of r.removed) lines.push(`removed ${p}`);
   if (lines.length === 0) lines.push(`no models in ${r.root}`);
   const checked = r.models.reduce((n, m) => n + m.versions.length, 0);
-  lines.push(r.ok ? `verified ${checked} version(s): all ok` : 'verification FAILED');
+  const how = r.signed ? ' (signatures checked)' : '';
+  lines.push(r.ok ? `verified ${checked} version(s)${how}: all ok` : 'verification FAILED');
   return lines.join('\n');
 }
 
