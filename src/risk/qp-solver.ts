@@ -4,8 +4,13 @@
  * native add-on):
  *   minimise 1/2 x' Q x + c' x   s.t.  lower <= x <= upper,  rowLower <= A x <= rowUpper
  * Q is dense over the first `quadratic.length` variables (the rest enter
- * linearly). HiGHS's default Hessian regularisation (1e-7) is switched off: it
- * moves portfolio weights by ~1e-7, and covariances here are positive definite.
+ * linearly). Two settings matter for portfolio problems:
+ * - the objective is scaled so Q's largest diagonal entry is 1: HiGHS's
+ *   tolerances are absolute, and with a daily covariance (entries ~1e-4) its
+ *   active-set method was seen to cycle until the time limit;
+ * - its default Hessian regularisation (1e-7) is switched off: it moves
+ *   weights by ~1e-7, and the covariances here are positive definite.
+ * A time limit turns any other stall into an error instead of a hang.
  */
 import highsModule, { type Highs } from 'highs';
 import { ConfigError } from '../core/errors.js';
@@ -38,6 +43,9 @@ const STATUS_TEXT: Record<number, string> = {
   14: 'stopped at the iteration limit',
 };
 
+/** Far above any portfolio solve here (milliseconds); reached only by a stalled solve. */
+const SOLVE_SECONDS = 10;
+
 export class QpSolver {
   private constructor(private readonly highs: Highs) {}
 
@@ -50,6 +58,10 @@ export class QpSolver {
   solve(problem: QuadraticProgram, what = 'portfolio problem'): Float64Array {
     const numCols = problem.linear.length;
     const k = problem.quadratic.length;
+    let largest = 0;
+    for (let i = 0; i < k; i++)
+      largest = Math.max(largest, Math.abs((problem.quadratic[i] as readonly number[])[i] as number));
+    const scale = largest > 0 ? 1 / largest : 1;
     const inf = this.highs.infinity;
     const bound = (x: number) => (x === Number.POSITIVE_INFINITY ? inf : x === Number.NEGATIVE_INFINITY ? -inf : x);
     const hStarts = new Int32Array(numCols + 1);
@@ -62,7 +74,7 @@ export class QpSolver {
           const v = col[i] as number;
           if (v !== 0) {
             hIndices.push(i);
-            hValues.push(v);
+            hValues.push(v * scale);
           }
         }
       }
@@ -84,7 +96,7 @@ export class QpSolver {
     const data = {
       numCols,
       numRows: problem.rows.length,
-      colCost: Float64Array.from(problem.linear),
+      colCost: Float64Array.from(problem.linear, (c) => c * scale),
       colLower: Float64Array.from(problem.lower, bound),
       colUpper: Float64Array.from(problem.upper, bound),
       rowLower: Float64Array.from(problem.rows, (r) => bound(r.lower)),
@@ -106,7 +118,7 @@ export class QpSolver {
       },
     };
     return this.highs.withModel(data, (model) => {
-      model.options.set({ output_flag: false, qp_regularization_value: 0 });
+      model.options.set({ output_flag: false, qp_regularization_value: 0, time_limit: SOLVE_SECONDS });
       model.run();
       const status = model.getModelStatus();
       if (status !== this.highs.constants.modelStatus.optimal) {
