@@ -192,3 +192,11 @@ export function garchVarianceForecasts(
   }
   return out;
 }
+
+/** In-sample standardised residuals (r_t - mean) / sqrt(h_t) of the returns a model was fitted on. */
+export function standardisedResiduals(fit: GarchFit, returns: ArrayLike<number>): Float64Array {
+  const e = Float64Array.from(returns, (x) => x - fit.mean);
+  const h = new Float64Array(e.length);
+  garchLogLikelihood(e, fit, fit.initialVariance, h);
+  return e.map((x, t) => x / Math.sqrt(h[t] as number));
+}
