@@ -12,12 +12,19 @@
  *   weights by ~1e-7, and the covariances here are positive definite.
  * A time limit turns any other stall into an error instead of a hang.
  */
-import highsModule, { type Highs } from 'highs';
+import type { Highs } from 'highs';
 import { ConfigError } from '../core/errors.js';
 
-// At run time the package's ES build default-exports the loader; its CommonJS-typed declarations make
-// TypeScript see that default as the module object, whose own `default` is the loader.
-const loadHighs = ((highsModule as { default?: unknown }).default ?? highsModule) as typeof highsModule.default;
+/**
+ * Loads HiGHS on first use, so importing the library does not parse the solver.
+ * The package's ES build default-exports the loader; its CommonJS-typed
+ * declarations make TypeScript see that default as the module object.
+ */
+async function loadHighs(): Promise<Highs> {
+  const mod = (await import('highs')) as unknown as { default: unknown };
+  const loader = ((mod.default as { default?: unknown }).default ?? mod.default) as () => Promise<Highs>;
+  return loader();
+}
 
 export interface LinearRow {
   /** Dense coefficients over all variables (zeros allowed). */
