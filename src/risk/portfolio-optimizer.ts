@@ -173,6 +173,26 @@ function row(size: number, entries: readonly (readonly [number, number])[], lowe
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
 
 /**
+ * Rows x_i - a_i + b_i = rhs_i (i < n) for split variables a, b >= 0 at
+ * columns [at, at + n) and [at + n, at + 2n): x = rhs + a - b, |x - rhs| <= a + b.
+ */
+function splitRows(size: number, n: number, at: number, rhs: (i: number) => number): LinearRow[] {
+  return range(0, n).map((i) => {
+    const r = rhs(i);
+    return row(
+      size,
+      [
+        [i, 1],
+        [at + i, -1],
+        [at + n + i, 1],
+      ],
+      r,
+      r,
+    );
+  });
+}
+
+/**
  * The QP over w (plus split variables for gross exposure and trades):
  * minimise 1/2 w'Qw + c'w + cost sum |w - w0| under the constraints.
  */
@@ -215,19 +235,7 @@ function weightProgram(
   let next = n;
   if (gross) {
     // w = p - q with p, q >= 0, so sum (p + q) >= sum |w|.
-    for (let i = 0; i < n; i++)
-      rows.push(
-        row(
-          size,
-          [
-            [i, 1],
-            [next + i, -1],
-            [next + n + i, 1],
-          ],
-          0,
-          0,
-        ),
-      );
+    rows.push(...splitRows(size, n, next, () => 0));
     rows.push(
       row(
         size,
@@ -240,20 +248,7 @@ function weightProgram(
   }
   if (costs) {
     // w - w0 = u - v with u, v >= 0 priced at `cost`, so the optimum has u + v = |w - w0|.
-    for (let i = 0; i < n; i++) {
-      rows.push(
-        row(
-          size,
-          [
-            [i, 1],
-            [next + i, -1],
-            [next + n + i, 1],
-          ],
-          s.current[i] as number,
-          s.current[i] as number,
-        ),
-      );
-    }
+    rows.push(...splitRows(size, n, next, (i) => s.current[i] as number));
     for (let j = next; j < next + 2 * n; j++) linear[j] = s.cost;
   }
   return { quadratic: Q, linear, lower, upper, rows };
@@ -319,19 +314,7 @@ function maxSharpeProgram(s: Settings, covariance: CovarianceMatrix, excess: rea
   }
   if (gross) {
     const p = n + 1;
-    for (let i = 0; i < n; i++)
-      rows.push(
-        row(
-          size,
-          [
-            [i, 1],
-            [p + i, -1],
-            [p + n + i, 1],
-          ],
-          0,
-          0,
-        ),
-      );
+    rows.push(...splitRows(size, n, p, () => 0));
     rows.push(
       row(
         size,

@@ -11,7 +11,7 @@ import { ledoitWolf } from './covariance.js';
 import { type DrawdownStats, drawdownStats } from './drawdown.js';
 import { EwmaVariance, RISKMETRICS_LAMBDA } from './ewma-volatility.js';
 import { fitGarch, GarchVariance, standardisedResiduals } from './garch.js';
-import { type AlignedReturns, type ReturnsWindow, windowLength } from './returns.js';
+import { type AlignedReturns, compoundedValue, type ReturnsWindow, windowLength } from './returns.js';
 import { componentVar, type RiskContributions, riskContributions } from './risk-contributions.js';
 import {
   checkLevel,
@@ -94,9 +94,6 @@ export function portfolioRiskReport(
       estimate: filteredHistoricalVar(tail, fit.mean, Math.sqrt(next)),
     });
   }
-  const curve = new Float64Array(bars + 1);
-  curve[0] = 1;
-  for (let t = 0; t < bars; t++) curve[t + 1] = (curve[t] as number) * (1 + (rp[t] as number));
   return {
     symbols: window.symbols,
     weights: [...weights],
@@ -105,7 +102,7 @@ export function portfolioRiskReport(
     level,
     valueAtRisk: estimates,
     contributions: { ...contributions, componentVar: componentVar(contributions, level) },
-    drawdown: drawdownStats(curve),
+    drawdown: drawdownStats(compoundedValue(rp)),
     shrinkage,
   };
 }

@@ -33,6 +33,14 @@ export function simpleReturns(prices: ArrayLike<number>): Float64Array {
   return out;
 }
 
+/** Value of 1 invested at the start and compounded by the returns: one more point than returns. */
+export function compoundedValue(returns: ArrayLike<number>): Float64Array {
+  const value = new Float64Array(returns.length + 1);
+  value[0] = 1;
+  for (let t = 0; t < returns.length; t++) value[t + 1] = (value[t] as number) * (1 + (returns[t] as number));
+  return value;
+}
+
 /**
  * Aligns candle series (one per symbol, each in timestamp order) on their
  * common timestamps and turns the closes into simple returns.

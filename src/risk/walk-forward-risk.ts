@@ -18,13 +18,18 @@
  *   standardised residuals).
  */
 import { ConfigError, DataError, QuantflowError } from '../core/errors.js';
-import { ledoitWolf, RollingCovariance } from './covariance.js';
+import { RollingCovariance } from './covariance.js';
 import { drawdownStats } from './drawdown.js';
 import { EwmaVariance, RISKMETRICS_LAMBDA } from './ewma-volatility.js';
 import { backtestVar, qlike, type VarBacktest } from './forecast-tests.js';
 import { fitGarch, GarchVariance, standardisedResiduals } from './garch.js';
-import { type OptimizerMethod, type OptimizerOptions, PortfolioOptimizer } from './portfolio-optimizer.js';
-import { type AlignedReturns, sliceWindow, windowLength } from './returns.js';
+import {
+  estimatePortfolioInputs,
+  type OptimizerMethod,
+  type OptimizerOptions,
+  PortfolioOptimizer,
+} from './portfolio-optimizer.js';
+import { type AlignedReturns, compoundedValue, sliceWindow, windowLength } from './returns.js';
 import {
   checkLevel,
   filteredHistoricalVar,
@@ -117,13 +122,6 @@ function standardDeviation(x: ArrayLike<number>): number {
   let s = 0;
   for (let t = 0; t < x.length; t++) s += ((x[t] as number) - mean) ** 2;
   return Math.sqrt(s / Math.max(1, x.length - 1));
-}
-
-function compound(returns: ArrayLike<number>): Float64Array {
-  const equity = new Float64Array(returns.length + 1);
-  equity[0] = 1;
-  for (let t = 0; t < returns.length; t++) equity[t + 1] = (equity[t] as number) * (1 + (returns[t] as number));
-  return equity;
 }
 
 function positiveInteger(name: string, v: number, min: number): number {
@@ -250,15 +248,10 @@ export async function evaluateRiskWalkForward(
       windows++;
       const end = Math.min(total, start + testBars);
       const train = sliceWindow(data, start - trainBars, start);
-      const { covariance } = ledoitWolf(train);
-      const expectedReturns = train.returns.map((r) => r.reduce((a, v) => a + v, 0) / trainBars);
+      const inputs = estimatePortfolioInputs(train, { currentWeights: [...weights] });
       let target: number[];
       try {
-        target = solver.targetWeights(
-          method,
-          { symbols: data.symbols, covariance, expectedReturns, currentWeights: [...weights] },
-          options.optimizerOptions,
-        ).weights;
+        target = solver.targetWeights(method, inputs, options.optimizerOptions).weights;
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         skipped++;
@@ -270,7 +263,7 @@ export async function evaluateRiskWalkForward(
       costs += fee * equity;
       turnoverSum += turnover;
       rebalances++;
-      forecastSum += portfolioVolatility(target, covariance) * annualise;
+      forecastSum += portfolioVolatility(target, inputs.covariance) * annualise;
       weights.set(target);
       for (let t = start; t < end; t++) {
         let rp = 0;
@@ -284,7 +277,7 @@ export async function evaluateRiskWalkForward(
         equity *= 1 + barNet;
       }
     }
-    const curve = compound(net);
+    const curve = compoundedValue(net);
     portfolios.push({
       method,
       realisedVolatility: standardDeviation(net) * annualise,
@@ -311,7 +304,7 @@ export async function evaluateRiskWalkForward(
       (_, k) => (f.naive[k] as number) > 0 && (f.ewma[k] as number) > 0 && (f.garch[k] as number) > 0,
     );
     const scored = usable.filter(Boolean).length;
-    const curve = compound(realised);
+    const curve = compoundedValue(realised);
     return {
       symbol: data.symbols[i] as string,
       buyAndHold: {

@@ -12,6 +12,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const dir = mkdtempSync(path.join(tmpdir(), 'qf-risk-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const files = ['AAA', 'BBB', 'CCC'].map((s) => path.join(dir, `test_${s}-USDT_1h.csv`));
+const windows = ['--train-window', '200', '--test-window', '50'];
 
 beforeAll(async () => {
   for (const [i, file] of files.entries()) {
@@ -31,16 +32,7 @@ function cli(...args: string[]) {
 
 describe('quantflow risk (CLI)', () => {
   it('prints the walk-forward tables and a portfolio report; --json and --out give the same report', () => {
-    const text = cli(
-      '--data',
-      ...files,
-      '--train-window',
-      '200',
-      '--test-window',
-      '50',
-      '--weights',
-      'AAA/USDT=0.5,CCC/USDT=0.3',
-    );
+    const text = cli('--data', ...files, ...windows, '--weights', 'AAA/USDT=0.5,CCC/USDT=0.3');
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^risk walk-forward: AAA\/USDT, BBB\/USDT, CCC\/USDT \(400 common bars\)/);
     expect(text.stdout).toMatch(/\nmin-variance +\S+ +0\.\d+x/);
@@ -51,10 +43,7 @@ describe('quantflow risk (CLI)', () => {
     const json = cli(
       '--data',
       ...files,
-      '--train-window',
-      '200',
-      '--test-window',
-      '50',
+      ...windows,
       '--positions',
       'BBB/USDT=2',
       '--cash',
