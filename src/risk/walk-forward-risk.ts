@@ -22,11 +22,12 @@ import { RollingCovariance } from './covariance.js';
 import { drawdownStats } from './drawdown.js';
 import { EwmaVariance, RISKMETRICS_LAMBDA } from './ewma-volatility.js';
 import { backtestVar, qlike, type VarBacktest } from './forecast-tests.js';
-import { fitGarch, GarchVariance, standardisedResiduals } from './garch.js';
+import { fitGarch, type GarchFit, GarchVariance, standardisedResiduals } from './garch.js';
 import {
   estimatePortfolioInputs,
   type OptimizerMethod,
   type OptimizerOptions,
+  type PortfolioInputs,
   PortfolioOptimizer,
 } from './portfolio-optimizer.js';
 import { type AlignedReturns, compoundedValue, sliceWindow, windowLength } from './returns.js';
@@ -131,14 +132,173 @@ function positiveInteger(name: string, v: number, min: number): number {
 }
 
 /** Per-symbol forecasts of every test bar, before seeing it. */
-interface AssetForecasts {
+interface SymbolForecasts {
   readonly ewma: Float64Array;
   readonly garch: Float64Array;
   readonly naive: Float64Array;
   readonly var: Record<VarMethod, Float64Array>;
-  fits: number;
-  persistenceSum: number;
-  unconverged: number;
+  readonly fits: number;
+  readonly meanPersistence: number;
+  readonly unconverged: number;
+}
+
+interface Settings {
+  readonly trainBars: number;
+  readonly level: number;
+  readonly lambda: number;
+  readonly naiveWindow: number;
+  readonly feeRate: number;
+  /** The test windows [start, end) in bar indices of the returns. */
+  readonly windows: readonly (readonly [number, number])[];
+  /** sqrt(bars per year). */
+  readonly annualise: number;
+}
+
+function forecastSymbol(r: Float64Array, symbol: string, s: Settings): SymbolForecasts {
+  const testTotal = r.length - s.trainBars;
+  const forecasts = () => new Float64Array(testTotal);
+  const f = {
+    ewma: forecasts(),
+    garch: forecasts(),
+    naive: forecasts(),
+    var: {
+      historical: forecasts(),
+      'normal-ewma': forecasts(),
+      'normal-garch': forecasts(),
+      'filtered-garch': forecasts(),
+    },
+  };
+  const ewma = EwmaVariance.fromHistory(r.subarray(0, s.trainBars), s.lambda);
+  const naive = new RollingCovariance(1, s.naiveWindow);
+  const historical = new RollingHistoricalVar(s.trainBars, s.level);
+  for (let t = 0; t < s.trainBars; t++) {
+    naive.update([r[t] as number]);
+    historical.update(r[t] as number);
+  }
+  let persistence = 0;
+  let unconverged = 0;
+  for (const [start, end] of s.windows) {
+    const train = r.subarray(start - s.trainBars, start);
+    let fit: GarchFit;
+    try {
+      fit = fitGarch(train);
+    } catch (err) {
+      if (!(err instanceof QuantflowError)) throw err;
+      throw new DataError(
+        `GARCH fit on the training bars before test bar ${start}: ${err.message}`,
+        { symbol },
+        { cause: err },
+      );
+    }
+    persistence += fit.persistence;
+    if (!fit.converged) unconverged++;
+    const tail = standardisedTail(standardisedResiduals(fit, train), s.level);
+    const garch = GarchVariance.afterFit(fit);
+    for (let t = start; t < end; t++) {
+      const k = t - s.trainBars;
+      f.ewma[k] = ewma.variance;
+      f.garch[k] = garch.variance;
+      f.naive[k] = naive.covariance(0, 0);
+      f.var.historical[k] = historical.estimate().valueAtRisk;
+      f.var['normal-ewma'][k] = parametricVar(0, Math.sqrt(ewma.variance), s.level).valueAtRisk;
+      f.var['normal-garch'][k] = parametricVar(fit.mean, Math.sqrt(garch.variance), s.level).valueAtRisk;
+      f.var['filtered-garch'][k] = filteredHistoricalVar(tail, fit.mean, Math.sqrt(garch.variance)).valueAtRisk;
+      const x = r[t] as number;
+      ewma.update(x);
+      garch.update(x);
+      naive.update([x]);
+      historical.update(x);
+    }
+  }
+  return { ...f, fits: s.windows.length, meanPersistence: persistence / s.windows.length, unconverged };
+}
+
+function scoreSymbol(symbol: string, r: Float64Array, f: SymbolForecasts, s: Settings): AssetRiskEvaluation {
+  const realised = r.subarray(s.trainBars);
+  // QLIKE needs h > 0: a run of zero returns (an illiquid bar series) gives a zero naive variance.
+  const usable = Array.from(
+    realised,
+    (_, k) => (f.naive[k] as number) > 0 && (f.ewma[k] as number) > 0 && (f.garch[k] as number) > 0,
+  );
+  const scored = usable.filter(Boolean).length;
+  const score = (h: Float64Array) => (scored > 0 ? qlike(realised, h, usable) : Number.NaN);
+  const curve = compoundedValue(realised);
+  return {
+    symbol,
+    buyAndHold: {
+      totalReturn: (curve[curve.length - 1] as number) - 1,
+      volatility: standardDeviation(realised) * s.annualise,
+      maxDrawdown: drawdownStats(curve).max,
+    },
+    valueAtRisk: Object.fromEntries(VAR_METHODS.map((m) => [m, backtestVar(realised, f.var[m], s.level)])) as Record<
+      VarMethod,
+      VarBacktest
+    >,
+    qlike: { bars: scored, naive: score(f.naive), ewma: score(f.ewma), garch: score(f.garch) },
+    garch: { fits: f.fits, meanPersistence: f.meanPersistence, unconverged: f.unconverged },
+  };
+}
+
+/**
+ * One optimiser through every test window: rebalance to its weights at the
+ * window's first bar (paying the fee on the weight traded), then let the
+ * weights drift with prices; cash (1 - sum w) earns nothing.
+ */
+function simulatePortfolio(
+  method: OptimizerMethod,
+  data: AlignedReturns,
+  inputs: readonly PortfolioInputs[],
+  s: Settings,
+  solver: PortfolioOptimizer,
+  options: OptimizerOptions | undefined,
+): PortfolioEvaluation {
+  const n = data.symbols.length;
+  const net = new Float64Array(data.returns[0]!.length - s.trainBars);
+  const weights = new Float64Array(n);
+  let equity = 1;
+  let costs = 0;
+  let turnoverSum = 0;
+  let forecastSum = 0;
+  let skipped = 0;
+  for (const [w, [start, end]] of s.windows.entries()) {
+    const windowInputs = inputs[w] as PortfolioInputs;
+    let target: number[];
+    try {
+      target = solver.targetWeights(method, { ...windowInputs, currentWeights: [...weights] }, options).weights;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      skipped++;
+      target = new Array<number>(n).fill(0);
+    }
+    let turnover = 0;
+    for (let i = 0; i < n; i++) turnover += Math.abs((target[i] as number) - (weights[i] as number));
+    const fee = s.feeRate * turnover;
+    costs += fee * equity;
+    turnoverSum += turnover;
+    forecastSum += portfolioVolatility(target, windowInputs.covariance) * s.annualise;
+    weights.set(target);
+    for (let t = start; t < end; t++) {
+      let rp = 0;
+      for (let i = 0; i < n; i++) rp += (weights[i] as number) * ((data.returns[i] as Float64Array)[t] as number);
+      for (let i = 0; i < n; i++) {
+        weights[i] = ((weights[i] as number) * (1 + ((data.returns[i] as Float64Array)[t] as number))) / (1 + rp);
+      }
+      const barNet = t === start ? (1 - fee) * (1 + rp) - 1 : rp;
+      net[t - s.trainBars] = barNet;
+      equity *= 1 + barNet;
+    }
+  }
+  const rebalances = s.windows.length;
+  return {
+    method,
+    realisedVolatility: standardDeviation(net) * s.annualise,
+    forecastVolatility: forecastSum / rebalances,
+    totalReturn: equity - 1,
+    maxDrawdown: drawdownStats(compoundedValue(net)).max,
+    turnoverPerRebalance: turnoverSum / rebalances,
+    costs,
+    skippedWindows: skipped,
+  };
 }
 
 export async function evaluateRiskWalkForward(
@@ -149,9 +309,6 @@ export async function evaluateRiskWalkForward(
   const total = windowLength(data);
   const trainBars = positiveInteger('trainBars', options.trainBars, 100);
   const testBars = positiveInteger('testBars', options.testBars, 1);
-  const naiveWindow = positiveInteger('naiveWindow', options.naiveWindow ?? 20, 2);
-  const level = checkLevel(options.level ?? 0.99);
-  const lambda = options.lambda ?? RISKMETRICS_LAMBDA;
   const feeRate = options.feeRate ?? 0.001;
   if (!(feeRate >= 0)) throw new ConfigError(`feeRate must be >= 0, got ${feeRate}`, { field: 'feeRate' });
   const methods = options.optimizers ?? DEFAULT_OPTIMIZERS;
@@ -161,185 +318,45 @@ export async function evaluateRiskWalkForward(
       field: 'trainBars',
     });
   }
-  const solver = optimizer ?? (await PortfolioOptimizer.create());
-  const n = data.symbols.length;
-  const testTotal = total - trainBars;
-
-  // ---- per-symbol volatility and VaR forecasts ----------------------------------------------
-  const assets: AssetForecasts[] = data.returns.map((r, i) => {
-    const symbol = data.symbols[i] as string;
-    const f: AssetForecasts = {
-      ewma: new Float64Array(testTotal),
-      garch: new Float64Array(testTotal),
-      naive: new Float64Array(testTotal),
-      var: {
-        historical: new Float64Array(testTotal),
-        'normal-ewma': new Float64Array(testTotal),
-        'normal-garch': new Float64Array(testTotal),
-        'filtered-garch': new Float64Array(testTotal),
-      },
-      fits: 0,
-      persistenceSum: 0,
-      unconverged: 0,
-    };
-    const ewma = EwmaVariance.fromHistory(r.subarray(0, trainBars), lambda);
-    const naive = new RollingCovariance(1, naiveWindow);
-    const historical = new RollingHistoricalVar(trainBars, level);
-    for (let t = 0; t < trainBars; t++) {
-      naive.update([r[t] as number]);
-      historical.update(r[t] as number);
-    }
-    for (let start = trainBars; start < total; start += testBars) {
-      const end = Math.min(total, start + testBars);
-      const train = r.subarray(start - trainBars, start);
-      let fit: ReturnType<typeof fitGarch>;
-      try {
-        fit = fitGarch(train);
-      } catch (err) {
-        if (err instanceof QuantflowError) {
-          throw new DataError(
-            `GARCH fit on the training bars before test bar ${start}: ${err.message}`,
-            { symbol },
-            { cause: err },
-          );
-        }
-        throw err;
-      }
-      f.fits++;
-      f.persistenceSum += fit.persistence;
-      if (!fit.converged) f.unconverged++;
-      const tail = standardisedTail(standardisedResiduals(fit, train), level);
-      const garch = GarchVariance.afterFit(fit);
-      for (let t = start; t < end; t++) {
-        const k = t - trainBars;
-        f.ewma[k] = ewma.variance;
-        f.garch[k] = garch.variance;
-        f.naive[k] = naive.covariance(0, 0);
-        f.var.historical[k] = historical.estimate().valueAtRisk;
-        f.var['normal-ewma'][k] = parametricVar(0, Math.sqrt(ewma.variance), level).valueAtRisk;
-        f.var['normal-garch'][k] = parametricVar(fit.mean, Math.sqrt(garch.variance), level).valueAtRisk;
-        f.var['filtered-garch'][k] = filteredHistoricalVar(tail, fit.mean, Math.sqrt(garch.variance)).valueAtRisk;
-        const x = r[t] as number;
-        ewma.update(x);
-        garch.update(x);
-        naive.update([x]);
-        historical.update(x);
-      }
-    }
-    return f;
-  });
-
-  // ---- portfolios -----------------------------------------------------------------------------
+  const windows: [number, number][] = [];
+  for (let start = trainBars; start < total; start += testBars)
+    windows.push([start, Math.min(total, start + testBars)]);
   const barsPerYear = observedBarsPerYear(data.timestamps.subarray(trainBars));
-  const annualise = Math.sqrt(barsPerYear);
-  const portfolios: PortfolioEvaluation[] = [];
-  let windows = 0;
-  for (const method of methods) {
-    const net = new Float64Array(testTotal);
-    const weights = new Float64Array(n);
-    let equity = 1;
-    let costs = 0;
-    let turnoverSum = 0;
-    let forecastSum = 0;
-    let rebalances = 0;
-    let skipped = 0;
-    windows = 0;
-    for (let start = trainBars; start < total; start += testBars) {
-      windows++;
-      const end = Math.min(total, start + testBars);
-      const train = sliceWindow(data, start - trainBars, start);
-      const inputs = estimatePortfolioInputs(train, { currentWeights: [...weights] });
-      let target: number[];
-      try {
-        target = solver.targetWeights(method, inputs, options.optimizerOptions).weights;
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        skipped++;
-        target = new Array<number>(n).fill(0);
-      }
-      let turnover = 0;
-      for (let i = 0; i < n; i++) turnover += Math.abs((target[i] as number) - (weights[i] as number));
-      const fee = feeRate * turnover;
-      costs += fee * equity;
-      turnoverSum += turnover;
-      rebalances++;
-      forecastSum += portfolioVolatility(target, inputs.covariance) * annualise;
-      weights.set(target);
-      for (let t = start; t < end; t++) {
-        let rp = 0;
-        for (let i = 0; i < n; i++) rp += (weights[i] as number) * ((data.returns[i] as Float64Array)[t] as number);
-        // Weights drift with prices; cash (1 - sum w) earns nothing.
-        for (let i = 0; i < n; i++) {
-          weights[i] = ((weights[i] as number) * (1 + ((data.returns[i] as Float64Array)[t] as number))) / (1 + rp);
-        }
-        const barNet = t === start ? (1 - fee) * (1 + rp) - 1 : rp;
-        net[t - trainBars] = barNet;
-        equity *= 1 + barNet;
-      }
-    }
-    const curve = compoundedValue(net);
-    portfolios.push({
-      method,
-      realisedVolatility: standardDeviation(net) * annualise,
-      forecastVolatility: forecastSum / rebalances,
-      totalReturn: equity - 1,
-      maxDrawdown: drawdownStats(curve).max,
-      turnoverPerRebalance: turnoverSum / rebalances,
-      costs,
-      skippedWindows: skipped,
-    });
-  }
-  const equal = portfolios.find((p) => p.method === 'equal');
-  const withRatio = portfolios.map((p) =>
-    equal === undefined || equal.realisedVolatility === 0
-      ? p
-      : { ...p, volatilityVsEqual: p.realisedVolatility / equal.realisedVolatility },
-  );
+  const s: Settings = {
+    trainBars,
+    level: checkLevel(options.level ?? 0.99),
+    lambda: options.lambda ?? RISKMETRICS_LAMBDA,
+    naiveWindow: positiveInteger('naiveWindow', options.naiveWindow ?? 20, 2),
+    feeRate,
+    windows,
+    annualise: Math.sqrt(barsPerYear),
+  };
+  const solver = optimizer ?? (await PortfolioOptimizer.create());
 
-  // ---- scoring ----------------------------------------------------------------------------------
-  const assetReports: AssetRiskEvaluation[] = assets.map((f, i) => {
-    const realised = (data.returns[i] as Float64Array).subarray(trainBars);
-    const usable = Array.from(
-      { length: testTotal },
-      (_, k) => (f.naive[k] as number) > 0 && (f.ewma[k] as number) > 0 && (f.garch[k] as number) > 0,
-    );
-    const scored = usable.filter(Boolean).length;
-    const curve = compoundedValue(realised);
-    return {
-      symbol: data.symbols[i] as string,
-      buyAndHold: {
-        totalReturn: (curve[curve.length - 1] as number) - 1,
-        volatility: standardDeviation(realised) * annualise,
-        maxDrawdown: drawdownStats(curve).max,
-      },
-      valueAtRisk: {
-        historical: backtestVar(realised, f.var.historical, level),
-        'normal-ewma': backtestVar(realised, f.var['normal-ewma'], level),
-        'normal-garch': backtestVar(realised, f.var['normal-garch'], level),
-        'filtered-garch': backtestVar(realised, f.var['filtered-garch'], level),
-      },
-      qlike: {
-        bars: scored,
-        naive: scored > 0 ? qlike(realised, f.naive, usable) : Number.NaN,
-        ewma: scored > 0 ? qlike(realised, f.ewma, usable) : Number.NaN,
-        garch: scored > 0 ? qlike(realised, f.garch, usable) : Number.NaN,
-      },
-      garch: { fits: f.fits, meanPersistence: f.persistenceSum / f.fits, unconverged: f.unconverged },
-    };
+  const assets = data.returns.map((r, i) => {
+    const symbol = data.symbols[i] as string;
+    return scoreSymbol(symbol, r, forecastSymbol(r, symbol, s), s);
   });
-
+  // Every optimiser sees the same estimates: Ledoit-Wolf covariance and mean returns of the training bars.
+  const inputs = windows.map(([start]) => estimatePortfolioInputs(sliceWindow(data, start - trainBars, start)));
+  const portfolios = methods.map((m) => simulatePortfolio(m, data, inputs, s, solver, options.optimizerOptions));
+  const equal = portfolios.find((p) => p.method === 'equal');
   return {
     symbols: data.symbols,
     trainBars,
     testBars,
-    windows,
-    bars: testTotal,
+    windows: windows.length,
+    bars: total - trainBars,
     from: data.timestamps[trainBars] as number,
     to: data.timestamps[total - 1] as number,
     barsPerYear,
-    level,
+    level: s.level,
     feeRate,
-    portfolios: withRatio,
-    assets: assetReports,
+    portfolios: portfolios.map((p) =>
+      equal === undefined || equal.realisedVolatility === 0
+        ? p
+        : { ...p, volatilityVsEqual: p.realisedVolatility / equal.realisedVolatility },
+    ),
+    assets,
   };
 }
