@@ -272,7 +272,7 @@ export function renderPortfolio(p: PortfolioRiskReport): string {
     ),
     '',
     textTable(
-      ['SYMBOL', 'WEIGHT', 'MARGINAL VOL', 'COMPONENT VOL', 'SHARE OF RISK', 'COMPONENT VaR'],
+      ['SYMBOL', 'WEIGHT', 'MARGINAL VOL', 'COMPONENT VOL', 'SHARE OF RISK', 'COMPONENT VaR (ZERO MEAN)'],
       [
         ...p.symbols.map((s, i) => [
           s,
