@@ -7,7 +7,7 @@
  */
 import { CholeskyDecomposition } from 'ml-matrix';
 import { ConfigError, DataError } from '../core/errors.js';
-import { type ReturnsWindow, windowLength } from './returns.js';
+import { checkFinite, type ReturnsWindow, windowLength } from './returns.js';
 
 export type CovarianceMatrix = number[][];
 
@@ -141,6 +141,7 @@ export class RollingCovariance {
   update(returns: ArrayLike<number>): void {
     const n = this.size;
     if (returns.length !== n) throw new DataError(`expected ${n} returns per bar, got ${returns.length}`);
+    checkFinite(returns, 'returns');
     const slot = this.head * n;
     if (this.count === this.window) this.remove(slot);
     for (let i = 0; i < n; i++) this.buf[slot + i] = returns[i] as number;

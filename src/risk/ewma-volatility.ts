@@ -4,7 +4,7 @@
  * with zero mean, as RiskMetrics does for short horizons. `variance` is always
  * the forecast for the NEXT return, given the returns seen so far. O(1) per bar.
  */
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, DataError } from '../core/errors.js';
 
 /** RiskMetrics' daily decay. */
 export const RISKMETRICS_LAMBDA = 0.94;
@@ -49,6 +49,7 @@ export class EwmaVariance {
 
   /** Folds in the return just observed; returns the new forecast. */
   update(r: number): number {
+    if (!Number.isFinite(r)) throw new DataError(`return ${r} is not a finite number`, { field: 'return' });
     this.h = this.lambda * this.h + (1 - this.lambda) * r * r;
     return this.h;
   }

@@ -12,6 +12,7 @@
  */
 import { ConfigError, DataError } from '../core/errors.js';
 import { nelderMead } from './nelder-mead.js';
+import { checkFinite } from './returns.js';
 
 export interface GarchParameters {
   readonly mean: number;
@@ -79,6 +80,7 @@ export function garchLogLikelihood(
 
 export function fitGarch(returns: ArrayLike<number>, options: GarchFitOptions = {}): GarchFit {
   const T = returns.length;
+  checkFinite(returns, 'returns');
   const minObservations = options.minObservations ?? 100;
   if (T < minObservations) {
     throw new DataError(`GARCH needs at least ${minObservations} returns to fit, got ${T}`, { field: 'returns' });
@@ -158,6 +160,7 @@ export class GarchVariance {
   }
 
   update(r: number): number {
+    if (!Number.isFinite(r)) throw new DataError(`return ${r} is not a finite number`, { field: 'return' });
     const e = r - this.params.mean;
     this.h = this.params.omega + this.params.alpha * e * e + this.params.beta * this.h;
     return this.h;

@@ -32,7 +32,7 @@
  */
 import { ConfigError } from '../core/errors.js';
 import { type CovarianceMatrix, checkCovariance, ledoitWolf } from './covariance.js';
-import { type LinearRow, QpSolver, type QuadraticProgram } from './qp-solver.js';
+import { type LinearRow, NoSolutionError, QpSolver, type QuadraticProgram } from './qp-solver.js';
 import { type ReturnsWindow, windowLength } from './returns.js';
 import { type RiskContributions, riskContributions } from './risk-contributions.js';
 import { riskParityWeights } from './risk-parity.js';
@@ -402,14 +402,12 @@ export class PortfolioOptimizer {
         const rf = options.riskFreeRate ?? 0;
         const excess = vectorOf('expectedReturns', inputs.expectedReturns, s.n, method).map((m) => m - rf);
         if (s.longOnly && excess.every((m) => m <= 0)) {
-          throw new ConfigError('max-sharpe: no symbol has an expected return above the risk-free rate', {
-            field: 'expectedReturns',
-          });
+          throw new NoSolutionError('max-sharpe: no symbol has an expected return above the risk-free rate');
         }
         const x = this.solver.solve(maxSharpeProgram(s, covariance, excess), what);
         const kappa = x[s.n] as number;
         if (!(kappa > 0))
-          throw new ConfigError(`${what}: no portfolio has a positive excess return under the constraints`);
+          throw new NoSolutionError(`${what}: no portfolio has a positive excess return under the constraints`);
         weights = [...x.subarray(0, s.n)].map((y) => y / kappa);
         break;
       }

@@ -13,7 +13,7 @@
  * A time limit turns any other stall into an error instead of a hang.
  */
 import type { Highs } from 'highs';
-import { ConfigError } from '../core/errors.js';
+import { QuantflowError } from '../core/errors.js';
 
 /**
  * Loads HiGHS on first use, so importing the library does not parse the solver.
@@ -49,6 +49,16 @@ const STATUS_TEXT: Record<number, string> = {
   13: 'stopped at the time limit',
   14: 'stopped at the iteration limit',
 };
+
+/**
+ * The problem, as posed with these inputs, has no optimum (infeasible constraints, no positive excess
+ * return for max-Sharpe). Unlike a ConfigError it may depend on the data of one rebalance.
+ */
+export class NoSolutionError extends QuantflowError {
+  constructor(message: string) {
+    super('NO_SOLUTION', message);
+  }
+}
 
 /** Far above any portfolio solve here (milliseconds); reached only by a stalled solve. */
 const SOLVE_SECONDS = 10;
@@ -129,7 +139,7 @@ export class QpSolver {
       model.run();
       const status = model.getModelStatus();
       if (status !== this.highs.constants.modelStatus.optimal) {
-        throw new ConfigError(`${what} has no solution: ${STATUS_TEXT[status] ?? `HiGHS model status ${status}`}`);
+        throw new NoSolutionError(`${what} has no solution: ${STATUS_TEXT[status] ?? `HiGHS model status ${status}`}`);
       }
       return Float64Array.from(model.getSolution().colValue);
     });

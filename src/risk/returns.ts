@@ -94,6 +94,15 @@ export function sliceWindow(window: ReturnsWindow, from: number, to: number): Re
   return { symbols: window.symbols, returns: window.returns.map((r) => r.subarray(from, to)) };
 }
 
+/** Throws a DataError naming the first value of `values` that is not a finite number. */
+export function checkFinite(values: ArrayLike<number>, field: string): void {
+  for (let t = 0; t < values.length; t++) {
+    if (!Number.isFinite(values[t] as number)) {
+      throw new DataError(`${values[t]} is not a finite number`, { index: t, field });
+    }
+  }
+}
+
 /** Checks that a window has equal-length, finite return columns; returns the length. */
 export function windowLength(window: ReturnsWindow, where = 'returns'): number {
   if (window.returns.length !== window.symbols.length) {

@@ -15,7 +15,7 @@
 import { ConfigError, DataError } from '../core/errors.js';
 import type { CovarianceMatrix } from './covariance.js';
 import { normalDensity, normalQuantile } from './distributions.js';
-import { type ReturnsWindow, windowLength } from './returns.js';
+import { checkFinite, type ReturnsWindow, windowLength } from './returns.js';
 
 export interface VarEstimate {
   /** Loss not exceeded with probability `level`, as a fraction of value. */
@@ -56,6 +56,7 @@ function tailOf(sorted: ArrayLike<number>, cut: number): number {
 export function historicalVar(returns: ArrayLike<number>, level: number): VarEstimate {
   checkLevel(level);
   if (returns.length === 0) throw new DataError('no returns for a historical VaR', { field: 'returns' });
+  checkFinite(returns, 'returns');
   const sorted = Float64Array.from(returns as ArrayLike<number>).sort();
   const q = sortedQuantile(sorted, 1 - level);
   return { valueAtRisk: -q, expectedShortfall: -tailOf(sorted, q), level };
@@ -160,6 +161,7 @@ export class RollingHistoricalVar {
   }
 
   update(r: number): void {
+    if (!Number.isFinite(r)) throw new DataError(`return ${r} is not a finite number`, { field: 'return' });
     if (this.count === this.window) {
       const old = this.ring[this.head] as number;
       const at = this.lowerBound(old);

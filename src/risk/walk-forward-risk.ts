@@ -30,6 +30,7 @@ import {
   type PortfolioInputs,
   PortfolioOptimizer,
 } from './portfolio-optimizer.js';
+import { NoSolutionError } from './qp-solver.js';
 import { type AlignedReturns, compoundedValue, sliceWindow, windowLength } from './returns.js';
 import {
   checkLevel,
@@ -73,7 +74,7 @@ export interface PortfolioEvaluation {
   readonly turnoverPerRebalance: number;
   /** Fees paid, as a fraction of starting equity (sum over rebalances of fee x turnover x equity). */
   readonly costs: number;
-  /** Windows the optimiser had no solution for (held in cash), e.g. max-sharpe with no positive mean. */
+  /** Windows the optimiser had no solution for (NoSolutionError: held in cash), e.g. max-sharpe with no positive mean. */
   readonly skippedWindows: number;
 }
 
@@ -266,7 +267,7 @@ function simulatePortfolio(
     try {
       target = solver.targetWeights(method, { ...windowInputs, currentWeights: [...weights] }, options).weights;
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
+      if (!(err instanceof NoSolutionError)) throw err;
       skipped++;
       target = new Array<number>(n).fill(0);
     }

@@ -118,5 +118,10 @@ describe('GARCH(1,1)', () => {
     expect(() => fitGarch(returns.slice(0, 50))).toThrow(/at least 100 returns/);
     expect(() => fitGarch(new Array(200).fill(0.001))).toThrow(/do not vary/);
     expect(() => new GarchVariance({ mean: 0, omega: 1e-6, alpha: 0.5, beta: 0.6 }, 1e-4)).toThrow(/alpha \+ beta < 1/);
+    expect(() => fitGarch([...returns.slice(0, 150), Number.NaN])).toThrow(
+      /index 150, field 'returns': NaN is not a finite number/,
+    );
+    expect(() => GarchVariance.afterFit(fit).update(Number.NaN)).toThrow(/return NaN is not a finite number/);
+    expect(() => new EwmaVariance(1e-4).update(Number.POSITIVE_INFINITY)).toThrow(/return Infinity is not a finite/);
   });
 });

@@ -119,6 +119,21 @@ describe('walk-forward portfolio accounting', () => {
     await expect(evaluateRiskWalkForward(data, { trainBars: 50, testBars: 10 }, optimizer)).rejects.toThrow(
       /trainBars must be an integer >= 100/,
     );
+    // A setting that can never work is an error, not a portfolio held in cash.
+    const ok = withTestBars(150, [
+      [0.01, 0.02],
+      [0.02, 0.01],
+    ]);
+    await expect(
+      evaluateRiskWalkForward(
+        ok,
+        { trainBars: 150, testBars: 1, optimizers: ['risk-parity'], optimizerOptions: { longOnly: false } },
+        optimizer,
+      ),
+    ).rejects.toThrow(/risk-parity is long-only/);
+    await expect(
+      evaluateRiskWalkForward(ok, { trainBars: 150, testBars: 1, optimizers: ['insight'] }, optimizer),
+    ).rejects.toThrow(/insight needs probabilities/);
   });
 });
 
