@@ -10,7 +10,7 @@
  *     [--weights SYM=W,... | --positions SYM=QTY,... [--cash X]] [--json] [--out FILE]
  */
 import { writeFileSync } from 'node:fs';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import {
   type AlignedReturns,
@@ -50,11 +50,16 @@ interface RiskOptions {
   out?: string;
 }
 
+/** The optimisers that work from returns alone (insight needs a model's probabilities). */
+const RETURNS_OPTIMIZERS = OPTIMIZER_METHODS.filter((m) => m !== 'insight');
+
 function optimizerList(value: string): OptimizerMethod[] {
   const names = value.split(',').map((s) => s.trim());
   for (const name of names) {
-    if (!(OPTIMIZER_METHODS as readonly string[]).includes(name)) {
-      throw new InvalidArgumentError(`unknown optimizer '${name}' (expected ${OPTIMIZER_METHODS.join(', ')})`);
+    if (name === 'insight')
+      throw new InvalidArgumentError("'insight' needs a model's probabilities, which this command does not have");
+    if (!(RETURNS_OPTIMIZERS as readonly string[]).includes(name)) {
+      throw new InvalidArgumentError(`unknown optimizer '${name}' (expected ${RETURNS_OPTIMIZERS.join(', ')})`);
     }
   }
   return names as OptimizerMethod[];
@@ -103,9 +108,12 @@ export function register(program: Command): void {
     )
     .option('--test-window <n>', 'bars between rebalances and GARCH refits', integerOption('test-window', 1), 21)
     .option('--level <x>', 'VaR confidence level', levelOption, 0.99)
-    .option('--optimizers <list>', `comma-separated, from ${OPTIMIZER_METHODS.join(', ')}`, optimizerList, [
-      ...DEFAULT_OPTIMIZERS,
-    ])
+    .addOption(
+      new Option('--optimizers <list>', `comma-separated, from ${RETURNS_OPTIMIZERS.join(', ')}`)
+        .argParser(optimizerList)
+        .default([...DEFAULT_OPTIMIZERS], DEFAULT_OPTIMIZERS.join(',')),
+    )
+
     .option('--fee <rate>', 'fee per unit of weight traded at each rebalance', numberOption('fee'), 0.001)
     .option('--long-short', 'allow short weights (default long-only)')
     .option('--max-weight <x>', 'largest |weight| of one symbol (default 1)', numberOption('max-weight'))
