@@ -71,11 +71,10 @@ describe('GARCH(1,1)', () => {
 
   it('reaches the likelihood maximum SciPy finds (SLSQP, same likelihood) and its parameters', () => {
     expect(fit.converged).toBe(true);
-    expect(fit.logLikelihood).toBeGreaterThan(expected.logLikelihood - 1e-6);
-    expect(Math.abs(fit.logLikelihood - expected.logLikelihood)).toBeLessThan(1e-4);
-    expect(Math.abs(fit.alpha - expected.alpha)).toBeLessThan(1e-3);
-    expect(Math.abs(fit.beta - expected.beta)).toBeLessThan(1e-3);
-    expect(Math.abs(fit.omega - expected.omega) / expected.omega).toBeLessThan(1e-2);
+    expect(Math.abs(fit.logLikelihood - expected.logLikelihood)).toBeLessThan(1e-9);
+    expect(Math.abs(fit.alpha - expected.alpha)).toBeLessThan(1e-5);
+    expect(Math.abs(fit.beta - expected.beta)).toBeLessThan(1e-5);
+    expect(Math.abs(fit.omega - expected.omega) / expected.omega).toBeLessThan(1e-4);
     expect(fit.mean).toBeCloseTo(expected.mean, 15);
   });
 
