@@ -12,4 +12,5 @@ export * from './engine/index.js';
 export * from './features/index.js';
 export * from './models/index.js';
 export * from './registry/index.js';
+export * from './risk/index.js';
 export * from './tracking/index.js';

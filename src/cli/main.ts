@@ -25,6 +25,7 @@ const commands: Array<{ register(program: Command): void }> = [
   await import('./commands/serve.js'),
   await import('./commands/check-leaks.js'),
   await import('./commands/sweep.js'),
+  await import('./commands/risk.js'),
 ];
 for (const c of commands) c.register(program);
 

@@ -1,0 +1,2 @@
+// jStat ships no type declarations; src/risk/distributions.ts types the part it uses.
+declare module 'jstat';
