@@ -184,7 +184,8 @@ function datasetHash(datasets: readonly Dataset[]): string {
   return hash.digest('hex');
 }
 
-function packageVersion(): string {
+/** The installed quantflow-ml version, recorded in meta.json. */
+export function packageVersion(): string {
   try {
     const require = createRequire(import.meta.url);
     return (require('quantflow-ml/package.json') as { version?: string }).version ?? 'unknown';
@@ -269,6 +270,7 @@ export async function fitOnDataset(split: FittingSplit, options: FitOptions = {}
         ? { validation: { x: scaled(validation), y: validation.labels, rows: validation.rows } }
         : {}),
       seed,
+      columns: fit.featureNames,
       logger,
       ...(options.onEpoch !== undefined ? { onEpoch: options.onEpoch } : {}),
     },

@@ -21,6 +21,7 @@ import {
 import { action } from '../action.js';
 import { registryOptionHelp, registryRoot } from '../registry-option.js';
 import { textTable } from '../text-table.js';
+import { registerModelsImport } from './models-import.js';
 
 interface CommonOptions {
   registry?: string;
@@ -129,6 +130,7 @@ export function register(program: Command): void {
       print(`deleted ${what}`);
     }),
   );
+  registerModelsImport(models);
 }
 
 function common(cmd: Command): Command {
