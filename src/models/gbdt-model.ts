@@ -190,6 +190,7 @@ export async function fitGbdt(input: FitInput, options: KindOptions): Promise<Fi
       backendReason: `${library} ${String(version)} in ${interpreter.executable}, served from ONNX by ${model.runtime.packageName}`,
       info: { library, trees, bestIteration, seconds, parityMaxDiff: worst, parityRows: n, onnxBytes: bytes.length },
       samplesPerSecond: input.train.rows / Math.max(seconds, 1e-9),
+      onnx: { output: model.output },
     };
   } catch (err) {
     await model.dispose();

@@ -89,6 +89,8 @@ export interface FittedBackend {
   readonly samplesPerSecond?: number;
   /** Python models: the script, by file name, and its sha256. */
   readonly python?: ModelMeta['python'];
+  /** Models run by ONNX Runtime: the output read. */
+  readonly onnx?: ModelMeta['onnx'];
 }
 
 export interface PythonLoadOptions {

@@ -349,6 +349,7 @@ export async function fitOnDataset(split: FittingSplit, options: FitOptions = {}
       },
       versions: { quantflow: packageVersion(), node: process.versions.node, ...fitted.versions },
       ...(fitted.python !== undefined ? { python: fitted.python } : {}),
+      ...(fitted.onnx !== undefined ? { onnx: fitted.onnx } : {}),
     };
 
     // Scores on the test rows go through the full predictor (scaling, calibration), as serving does.
