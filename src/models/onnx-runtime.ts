@@ -22,6 +22,9 @@
 import type * as Ort from 'onnxruntime-web';
 import { ConfigError, ModelError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
+import type { ModuleImporter } from './tf-backend.js';
+
+export type { ModuleImporter };
 
 /** The part of the onnxruntime-common API both packages export. */
 export type OrtModule = Pick<typeof Ort, 'InferenceSession' | 'Tensor' | 'env'>;
@@ -41,9 +44,6 @@ export interface OnnxRuntime {
   /** Why this backend was chosen, for logs. */
   readonly reason: string;
 }
-
-/** Imports a module by name; replaceable in tests to simulate an absent or broken package. */
-export type ModuleImporter = (specifier: string) => Promise<unknown>;
 
 export interface LoadOnnxOptions {
   logger?: Logger;

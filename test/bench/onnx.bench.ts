@@ -31,6 +31,7 @@ import { BUNDLED_PYTHON_DIR } from '../../src/models/python-model.js';
 import { float32ToBase64, PythonWorker } from '../../src/models/python-worker.js';
 import type { TfjsScaledModel } from '../../src/models/tfjs-model.js';
 import { trainModel } from '../../src/models/train.js';
+import { latencies } from './latency.js';
 
 const CANDLES = 25_000;
 const SINGLE_CALLS = 20_000;
@@ -45,19 +46,6 @@ interface Figures {
   /** Rows per second of the 100,000-row batch. */
   readonly rate: number;
   readonly batchMs: number;
-}
-
-async function latencies(calls: number, fn: (i: number) => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < Math.min(500, calls); i++) await fn(i); // warm-up
-  const t = new Float64Array(calls);
-  for (let i = 0; i < calls; i++) {
-    const t0 = performance.now();
-    await fn(i);
-    t[i] = performance.now() - t0;
-  }
-  t.sort();
-  const at = (q: number) => t[Math.min(calls - 1, Math.floor(q * calls))]!;
-  return { p50: at(0.5), p99: at(0.99) };
 }
 
 async function bestOf3(fn: () => Promise<unknown>): Promise<number> {
