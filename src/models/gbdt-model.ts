@@ -151,7 +151,7 @@ export async function fitGbdt(input: FitInput, options: KindOptions): Promise<Fi
   const columns = input.columns ?? Array.from({ length: cols }, (_, j) => `f${j}`);
   const model = await openOnnxModel(
     bytes,
-    { inputWidth: cols, columns, target: input.target },
+    { columns, target: input.target },
     { ...gbdt.serve, where: ONNX_MODEL_FILE, logger: input.logger },
   );
   try {

@@ -108,7 +108,7 @@ export async function importOnnxModel(o: ImportOnnxOptions): Promise<ImportedOnn
 
   const model = await openOnnxModel(
     o.onnx,
-    { inputWidth: columns.length, columns, target, ...(o.output !== undefined ? { output: o.output } : {}) },
+    { columns, target, ...(o.output !== undefined ? { output: o.output } : {}) },
     { ...o.load, where: o.file, ...(o.logger !== undefined ? { logger: o.logger } : {}) },
   );
   const { output, backend, provider, info } = model;

@@ -112,9 +112,7 @@ export function readOnnxInfo(bytes: Uint8Array, file?: string): OnnxFileInfo {
 
 /** What the model must take and give. */
 export interface OnnxModelSpec {
-  /** Values per row: features x lookback. */
-  readonly inputWidth: number;
-  /** The columns in order (lookbackColumnNames of the schema). */
+  /** The columns of a row, in order (lookbackColumnNames of the schema). */
   readonly columns: readonly string[];
   readonly target: TargetKind;
   /** The output to read (default: the one float32 tensor output, or the one named like 'prob'). */
@@ -171,7 +169,7 @@ export class OnnxScaledModel implements ScaledModel {
   }
 
   /** The output's values for `rows` (row-major, 1 or 2 per row) and the row count. */
-  async runAll(rows: Float32Array): Promise<{ raw: Float32Array; n: number }> {
+  private async runAll(rows: Float32Array): Promise<{ raw: Float32Array; n: number }> {
     if (this.disposed) throw new ModelError('onnx model was disposed');
     const w = this.inputWidth;
     if (rows.length % w !== 0) {
@@ -286,7 +284,7 @@ function resolveInputs(
   info: OnnxFileInfo,
   fail: (m: string) => never,
 ): Inputs {
-  const w = spec.inputWidth;
+  const w = spec.columns.length;
   const inputs = session.inputMetadata;
   if (inputs.length === 1) {
     const m = inputs[0]!;
@@ -438,7 +436,6 @@ export function loadOnnxModel(
   return openOnnxModel(
     bytes,
     {
-      inputWidth: meta.inputWidth,
       columns: lookbackColumnNames(featureNames(meta.featureSchema), meta.lookback),
       target: meta.label.kind,
       output: onnxOutputOf(meta, options.where),

@@ -168,7 +168,7 @@ describe.skipIf(TORCH === undefined)('PyTorch MLP exported with torch.onnx.expor
 
   it('refuses logits, a model of the wrong width, and an output that is not there', async () => {
     const open = (name: string, output?: string) =>
-      openOnnxModel(file(name), { inputWidth: width, columns, target: 'direction', ...(output ? { output } : {}) });
+      openOnnxModel(file(name), { columns, target: 'direction', ...(output ? { output } : {}) });
     await expect(open('logits.onnx')).rejects.toThrow(
       /output 'logits' gives \[.*\] for probe row \d: not class probabilities .* scores and logits are refused/,
     );
@@ -184,9 +184,7 @@ describe.skipIf(TORCH === undefined)('PyTorch MLP exported with torch.onnx.expor
 
 describe.skipIf(ONNX === undefined)('hand-built graphs in converter layouts', () => {
   it('refuses a ZipMap classifier (label and a sequence of maps: no float tensor to read) naming the fix', async () => {
-    const err = await openOnnxModel(file('zipmap.onnx'), { inputWidth: width, columns, target: 'direction' }).catch(
-      (e: unknown) => e,
-    );
+    const err = await openOnnxModel(file('zipmap.onnx'), { columns, target: 'direction' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModelError);
     expect((err as Error).message).toMatch(
       /no float32 tensor output to read probabilities from \(outputs: label: int64 \[N\]; output_probability: a sequence or map \(not a tensor\)\)\. Labels are never read; .*zipmap/,
@@ -194,17 +192,13 @@ describe.skipIf(ONNX === undefined)('hand-built graphs in converter layouts', ()
   });
 
   it('refuses a double input', async () => {
-    await expect(
-      openOnnxModel(file('double.onnx'), { inputWidth: width, columns, target: 'direction' }),
-    ).rejects.toThrow(`input 'input' is float64 [N, ${width}]; QuantFlow feeds float32 rows`);
+    await expect(openOnnxModel(file('double.onnx'), { columns, target: 'direction' })).rejects.toThrow(
+      `input 'input' is float64 [N, ${width}]; QuantFlow feeds float32 rows`,
+    );
   });
 
   it.each(BACKENDS)('feeds one input per column by name on %s', async (backend) => {
-    const model = await openOnnxModel(
-      file('columns.onnx'),
-      { inputWidth: width, columns, target: 'direction' },
-      { backend },
-    );
+    const model = await openOnnxModel(file('columns.onnx'), { columns, target: 'direction' }, { backend });
     try {
       const rows = ds.features.subarray(0, 50 * width);
       const out = await model.predictScaled(rows);
@@ -219,7 +213,6 @@ describe.skipIf(ONNX === undefined)('hand-built graphs in converter layouts', ()
     }
     await expect(
       openOnnxModel(file('columns.onnx'), {
-        inputWidth: width,
         columns: columns.map((c) => `${c}_x`),
         target: 'direction',
       }),
@@ -261,7 +254,7 @@ describe.skipIf(XGB === undefined && SKL === undefined)('trees exported by the g
           const reference = await producer.predict(scaled, width);
           expect(JSON.parse(readOnnxInfo(bytes).props[ONNX_COLUMNS_KEY]!)).toEqual(columns);
           for (const backend of BACKENDS) {
-            const model = await openOnnxModel(bytes, { inputWidth: width, columns, target }, { backend });
+            const model = await openOnnxModel(bytes, { columns, target }, { backend });
             try {
               expect(
                 maxDiff(await model.predictScaled(scaled), reference),
@@ -278,7 +271,7 @@ describe.skipIf(XGB === undefined && SKL === undefined)('trees exported by the g
           columns: [...columns].reverse(),
           trees: 5,
         });
-        await expect(openOnnxModel(bytes, { inputWidth: width, columns, target: 'direction' })).rejects.toThrow(
+        await expect(openOnnxModel(bytes, { columns, target: 'direction' })).rejects.toThrow(
           "the model was exported with column 0 'month_cos' where the feature schema has 'log_return_1'",
         );
       } finally {
@@ -291,7 +284,7 @@ describe.skipIf(XGB === undefined && SKL === undefined)('trees exported by the g
 describe.skipIf(ONNX === undefined)('CUDA (opt-in, not installed here)', () => {
   it('is refused with the install hint, never replaced by the CPU', async () => {
     const bytes = file('columns.onnx');
-    const spec = { inputWidth: width, columns, target: 'direction' as const };
+    const spec = { columns, target: 'direction' as const };
     const err = await openOnnxModel(bytes, spec, { backend: 'node', device: 'cuda' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(
