@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { describeError } from '../core/errors.js';
+import { parseIsoUtc } from '../data/iso-timestamp.js';
 
 /**
  * Wraps a command's action so any failure becomes one clear line on stderr and
@@ -36,5 +37,19 @@ export function integerOption(name: string, min: number, max = Number.MAX_SAFE_I
       throw new InvalidArgumentError(`--${name} expects an integer ${range}, got '${value}'`);
     }
     return n;
+  };
+}
+
+/** Parse a date option: an ISO date or datetime (UTC unless it has a zone) or epoch milliseconds. */
+export function dateOption(name: string): (value: string) => number {
+  return (value: string) => {
+    const text = value.trim();
+    const ms = /^\d{10,}$/.test(text) ? Number(text) : parseIsoUtc(text);
+    if (!Number.isFinite(ms)) {
+      throw new InvalidArgumentError(
+        `--${name} expects a date like 2024-01-01 or 2024-01-01T12:00Z, or epoch ms; got '${value}'`,
+      );
+    }
+    return ms;
   };
 }

@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import * as backtestCommand from './commands/backtest.js';
 import * as downloadCommand from './commands/download.js';
+import * as featuresCommand from './commands/features.js';
 import * as modelsCommand from './commands/models.js';
 import * as trainCommand from './commands/train.js';
 import { readPackageVersion } from './package-version.js';
@@ -19,6 +20,7 @@ const program = new Command('quantflow')
 const commands: Array<{ register(program: Command): void }> = [
   backtestCommand,
   downloadCommand,
+  featuresCommand,
   modelsCommand,
   trainCommand,
   await import('./commands/trade.js'),

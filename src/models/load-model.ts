@@ -31,6 +31,8 @@ export interface LoadModelOptions {
   logger?: Logger;
   /** Tuning of the TensorFlow.js backend. */
   tfjs?: KindLoadOptions['tfjs'];
+  /** ONNX Runtime backend, device and threads (kinds onnx and gbdt). */
+  onnx?: KindLoadOptions['onnx'];
 }
 
 /** `name@` and the first 12 hex digits of the manifest's sha256: changes whenever any file changes. */
@@ -110,6 +112,7 @@ export async function loadModel(files: ModelFiles, options: LoadModelOptions = {
     ...(options.python !== undefined ? { python: options.python } : {}),
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
     ...(options.tfjs !== undefined ? { tfjs: options.tfjs } : {}),
+    ...(options.onnx !== undefined ? { onnx: options.onnx } : {}),
   });
   try {
     return new ModelPredictor(model, scaler, meta, {

@@ -12,11 +12,13 @@ import path from 'node:path';
 import { ConfigError, ModelError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { TargetKind } from '../features/targets.js';
+import { fitGbdt, type GbdtOptions } from './gbdt-model.js';
 import { fitLinear, LINEAR_MODEL_FILE, type LinearOptions, loadLinearModel } from './linear-model.js';
 import type { MlpOptions } from './mlp.js';
 import { type EpochLog, trainMlp } from './mlp-training.js';
 import type { ModelFiles } from './model-files.js';
 import { META_FILE, MODEL_KINDS, type ModelKind, type ModelMeta } from './model-meta.js';
+import { loadOnnxModel, type OnnxLoadOptions } from './onnx-model.js';
 import {
   BUNDLED_PYTHON_DIR,
   EXAMPLE_PYTHON_SCRIPT,
@@ -47,6 +49,7 @@ export interface KindOptions {
   readonly network?: NetworkOptions;
   readonly linear?: LinearOptions;
   readonly python?: PythonTrainOptions;
+  readonly gbdt?: GbdtOptions;
 }
 
 /** Scaled rows and their labels in model space (see features/targets.ts). */
@@ -63,6 +66,8 @@ export interface FitInput {
   /** Rows after `train` for early stopping, for kinds that use them. */
   readonly validation?: ScaledRows;
   readonly seed: number;
+  /** Names of the `cols` columns, in order (recorded by kinds whose files can carry them). */
+  readonly columns?: readonly string[];
   readonly logger: Logger;
   readonly onEpoch?: (log: EpochLog) => void | Promise<void>;
 }
@@ -84,6 +89,8 @@ export interface FittedBackend {
   readonly samplesPerSecond?: number;
   /** Python models: the script, by file name, and its sha256. */
   readonly python?: ModelMeta['python'];
+  /** Models run by ONNX Runtime: the output read. */
+  readonly onnx?: ModelMeta['onnx'];
 }
 
 export interface PythonLoadOptions {
@@ -100,6 +107,8 @@ export interface KindLoadOptions {
   readonly python?: PythonLoadOptions;
   readonly logger?: Logger;
   readonly tfjs?: Pick<TfjsModelOptions, 'fastPathMaxRows' | 'predictBatchSize'>;
+  /** ONNX Runtime backend, device and threads of the kinds it runs (onnx, gbdt). */
+  readonly onnx?: OnnxLoadOptions;
 }
 
 export interface ModelKindDefinition {
@@ -259,10 +268,29 @@ const PYTHON: ModelKindDefinition = {
   },
 };
 
+const ONNX: ModelKindDefinition = {
+  kind: 'onnx',
+  description: 'an ONNX model trained elsewhere (scikit-learn, XGBoost, LightGBM, PyTorch), run by ONNX Runtime',
+  targets: ['direction', 'return', 'volatility'],
+  usesValidation: false,
+  load: loadOnnxModel,
+};
+
+const GBDT: ModelKindDefinition = {
+  kind: 'gbdt',
+  description: 'gradient-boosted trees (XGBoost or scikit-learn, in Python) exported to ONNX and run by ONNX Runtime',
+  targets: ['direction', 'return', 'volatility'],
+  usesValidation: true,
+  fit: fitGbdt,
+  load: loadOnnxModel,
+};
+
 const MODEL_KIND_TABLE: Readonly<Record<ModelKind, ModelKindDefinition>> = {
   logistic: LOGISTIC,
   tfjs: TFJS,
   python: PYTHON,
+  onnx: ONNX,
+  gbdt: GBDT,
 };
 
 /** The definition of a kind; ConfigError naming the known ones otherwise. */

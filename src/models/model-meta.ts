@@ -10,8 +10,8 @@ import { TARGET_KINDS, type TargetKind } from '../features/targets.js';
 import { CALIBRATION_FILE } from './calibration.js';
 
 /** How a model runs (see model-kinds.ts): its files and the code that evaluates them. */
-export type ModelKind = 'logistic' | 'tfjs' | 'python';
-export const MODEL_KINDS: readonly ModelKind[] = ['logistic', 'tfjs', 'python'];
+export type ModelKind = 'logistic' | 'tfjs' | 'python' | 'onnx' | 'gbdt';
+export const MODEL_KINDS: readonly ModelKind[] = ['logistic', 'tfjs', 'python', 'onnx', 'gbdt'];
 
 export const META_FILE = 'meta.json';
 export { CALIBRATION_FILE };
@@ -124,6 +124,8 @@ export interface ModelMeta {
   readonly versions: Readonly<Record<string, string>>;
   /** Python models: the script (by file name, inside an allow-listed directory) and its sha256. */
   readonly python?: { readonly script: string; readonly scriptSha256: string };
+  /** Models run by ONNX Runtime (kinds onnx and gbdt): the graph output read (see onnx-model.ts). */
+  readonly onnx?: { readonly output: string };
 }
 
 /**

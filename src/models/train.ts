@@ -188,7 +188,8 @@ function datasetHash(datasets: readonly Dataset[]): string {
   return hash.digest('hex');
 }
 
-function packageVersion(): string {
+/** The installed quantflow-ml version, recorded in meta.json. */
+export function packageVersion(): string {
   try {
     const require = createRequire(import.meta.url);
     return (require('quantflow-ml/package.json') as { version?: string }).version ?? 'unknown';
@@ -273,6 +274,7 @@ export async function fitOnDataset(split: FittingSplit, options: FitOptions = {}
         ? { validation: { x: scaled(validation), y: validation.labels, rows: validation.rows } }
         : {}),
       seed,
+      columns: fit.featureNames,
       logger,
       ...(options.onEpoch !== undefined ? { onEpoch: options.onEpoch } : {}),
     },
@@ -351,6 +353,7 @@ export async function fitOnDataset(split: FittingSplit, options: FitOptions = {}
       },
       versions: { quantflow: packageVersion(), node: process.versions.node, ...fitted.versions },
       ...(fitted.python !== undefined ? { python: fitted.python } : {}),
+      ...(fitted.onnx !== undefined ? { onnx: fitted.onnx } : {}),
     };
 
     // Scores on the test rows go through the full predictor (scaling, calibration), as serving does.

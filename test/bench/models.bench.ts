@@ -14,6 +14,7 @@ import { buildDataset } from '../../src/features/dataset.js';
 import { loadTf } from '../../src/models/tf-backend.js';
 import type { TfjsScaledModel } from '../../src/models/tfjs-model.js';
 import { trainModel } from '../../src/models/train.js';
+import { latencies } from './latency.js';
 
 const TRAIN_CANDLES = 25_000;
 const EPOCHS = 5;
@@ -21,22 +22,6 @@ const SINGLE_CALLS = 20_000;
 const TF_SINGLE_CALLS = 2_000;
 const BATCH_ROWS = 100_000;
 const DEFAULT_BATCH_ROWS = 10_000;
-
-function percentile(sorted: Float64Array, q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-async function latencies(calls: number, fn: (i: number) => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < Math.min(500, calls); i++) await fn(i); // warm-up
-  const t = new Float64Array(calls);
-  for (let i = 0; i < calls; i++) {
-    const t0 = performance.now();
-    await fn(i);
-    t[i] = performance.now() - t0;
-  }
-  t.sort();
-  return { p50: percentile(t, 0.5), p99: percentile(t, 0.99) };
-}
 
 const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');

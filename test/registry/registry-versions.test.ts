@@ -117,8 +117,8 @@ describe('model registry: versions', () => {
     await expect(registry.register('ok', new Map([['weights.bin', new Uint8Array(8)]]))).rejects.toThrow(
       /meta\.json: file is missing/,
     );
-    const badMeta = new Map([['meta.json', new TextEncoder().encode('{"formatVersion":1,"kind":"onnx"}')]]);
-    await expect(registry.register('ok', badMeta)).rejects.toThrow(/unknown model kind 'onnx'/);
+    const badMeta = new Map([['meta.json', new TextEncoder().encode('{"formatVersion":1,"kind":"pickle"}')]]);
+    await expect(registry.register('ok', badMeta)).rejects.toThrow(/unknown model kind 'pickle'/);
     expect(await registry.list()).toEqual([]);
   });
 

@@ -10,11 +10,10 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Exchange } from 'ccxt';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import { createJsonLogger } from '../../core/logger.js';
-import { parseIsoUtc } from '../../data/iso-timestamp.js';
-import { action, integerOption } from '../action.js';
+import { action, dateOption, integerOption } from '../action.js';
 import { createProgress } from '../progress.js';
 
 export const URL_OVERRIDE_ENV = 'QUANTFLOW_EXCHANGE_URL_OVERRIDE';
@@ -28,20 +27,6 @@ interface DownloadCliOptions {
   out?: string;
   limit?: number;
   maxPages?: number;
-}
-
-/** An ISO date or datetime (UTC unless it has a zone) or epoch milliseconds. */
-function dateOption(name: string): (value: string) => number {
-  return (value: string) => {
-    const text = value.trim();
-    const ms = /^\d{10,}$/.test(text) ? Number(text) : parseIsoUtc(text);
-    if (!Number.isFinite(ms)) {
-      throw new InvalidArgumentError(
-        `--${name} expects a date like 2024-01-01 or 2024-01-01T12:00Z, or epoch ms; got '${value}'`,
-      );
-    }
-    return ms;
-  };
 }
 
 // ccxt takes seconds to import: it is loaded only when this command runs, not for every `quantflow` call.

@@ -26,6 +26,7 @@ import { prepareVersion, readSourceDirectory } from '../../registry/version-stor
 import { action } from '../action.js';
 import { registryOptionHelp, registryRoot } from '../registry-option.js';
 import { textTable } from '../text-table.js';
+import { registerModelsImport } from './models-import.js';
 
 interface CommonOptions {
   registry?: string;
@@ -168,6 +169,7 @@ export function register(program: Command): void {
       print(`deleted ${what}`);
     }),
   );
+  registerModelsImport(models);
 }
 
 function common(cmd: Command): Command {
