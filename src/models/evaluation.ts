@@ -17,7 +17,7 @@
 import { DataError } from '../core/errors.js';
 import { type TargetKind, VOLATILITY_FLOOR } from '../features/targets.js';
 import type { RegressionMetrics, ValidationMetrics } from './model-meta.js';
-import { OutcomeStats, qlike } from './outcome-stats.js';
+import { OutcomeStats, volatilityQlike } from './outcome-stats.js';
 
 export interface EvaluationOptions {
   /** Labels of the training rows: their majority class is the majority baseline (default: the evaluated labels). */
@@ -204,8 +204,8 @@ export function evaluateRegression(
     naiveSse += (y - g) ** 2;
     sst += (y - mean) ** 2;
     if (target === 'volatility') {
-      q += qlike(y, f);
-      naiveQ += qlike(y, g);
+      q += volatilityQlike(y, f);
+      naiveQ += volatilityQlike(y, g);
       if (sigma !== undefined) {
         const centre = Math.log(Math.max(f, VOLATILITY_FLOOR));
         const z = Math.log(Math.max(y, VOLATILITY_FLOOR));

@@ -4,6 +4,7 @@
  * at any size; a rolling window is scored by feeding a fresh instance. Shared by
  * the tracker (live scores) and model evaluation (validation scores).
  */
+import { qlikeLoss } from '../risk/forecast-tests.js';
 
 export const CALIBRATION_BINS = 10;
 const LOG_LOSS_EPS = 1e-15;
@@ -159,13 +160,12 @@ function ratio(num: number, den: number): number | null {
   return den > 0 ? num / den : null;
 }
 
-/** Volatilities below this count as this much in QLIKE (a flat stretch has volatility 0). */
+/** Forecast volatilities below this count as this much in QLIKE (a flat stretch forecasts volatility 0). */
 export const QLIKE_FLOOR = 1e-6;
 
-/** QLIKE loss of a volatility forecast: r - ln(r) - 1 with r = actual^2 / forecast^2 (0 when exact). */
-export function qlike(actual: number, forecast: number): number {
-  const r = Math.max(actual, QLIKE_FLOOR) ** 2 / Math.max(forecast, QLIKE_FLOOR) ** 2;
-  return r - Math.log(r) - 1;
+/** QLIKE loss of a volatility forecast for a realised volatility (risk's definition, on variances). */
+export function volatilityQlike(actual: number, forecast: number): number {
+  return qlikeLoss(actual * actual, Math.max(forecast, QLIKE_FLOOR) ** 2);
 }
 
 /** Scores of resolved return or volatility forecasts next to their naive forecasts (null when undefined). */
@@ -210,8 +210,8 @@ export class ForecastStats {
     this.sff += forecast * forecast;
     this.sfy += forecast * actual;
     if (this.target === 'volatility') {
-      this.q += qlike(actual, forecast);
-      this.naiveQ += qlike(actual, naive);
+      this.q += volatilityQlike(actual, forecast);
+      this.naiveQ += volatilityQlike(actual, naive);
     }
   }
 

@@ -107,6 +107,15 @@ export function backtestVar(returns: ArrayLike<number>, valueAtRisk: ArrayLike<n
   };
 }
 
+/**
+ * QLIKE loss of one variance forecast h for a squared outcome r^2: ln h + r^2 / h
+ * (the negative Gaussian log-likelihood up to constants; lower is better, and
+ * robust to noise in r^2 as a proxy of the true variance, Patton 2011).
+ */
+export function qlikeLoss(squaredOutcome: number, variance: number): number {
+  return Math.log(variance) + squaredOutcome / variance;
+}
+
 /** Mean QLIKE loss of variance forecasts `variance[t]` for `returns[t]`, over the bars where `use[t]` (all when absent). */
 export function qlike(returns: ArrayLike<number>, variance: ArrayLike<number>, use?: ArrayLike<boolean>): number {
   if (returns.length !== variance.length) {
@@ -118,7 +127,7 @@ export function qlike(returns: ArrayLike<number>, variance: ArrayLike<number>, u
     if (use !== undefined && use[t] !== true) continue;
     const h = variance[t] as number;
     if (!(h > 0)) throw new DataError(`variance forecast ${h} is not > 0`, { index: t, field: 'variance' });
-    s += Math.log(h) + (returns[t] as number) ** 2 / h;
+    s += qlikeLoss((returns[t] as number) ** 2, h);
     k++;
   }
   if (k === 0) throw new DataError('no bars to score', { field: 'variance' });

@@ -140,6 +140,7 @@ export class TrackerWindow extends EventEmitter<TrackerEvents> implements Server
 }
 
 function carry(into: PredictionTracker, p: TrackedPrediction, outcome: 0 | 1): void {
+  if (p.prediction === null) return;
   into.recordOutcome(
     {
       symbol: p.symbol,
@@ -149,6 +150,7 @@ function carry(into: PredictionTracker, p: TrackedPrediction, outcome: 0 | 1): v
       horizon: p.horizon,
       threshold: p.threshold,
       ...(p.price !== null ? { price: p.price } : {}),
+      ...(p.previousPrice !== null ? { previousPrice: p.previousPrice } : {}),
     },
     outcome,
   );

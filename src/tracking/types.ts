@@ -34,6 +34,8 @@ export interface OutcomeInput {
   readonly horizon?: number;
   readonly price?: number;
   readonly threshold?: number;
+  /** Close of the candle before, for the reversal and momentum baselines. */
+  readonly previousPrice?: number;
 }
 
 /** The natural key of a prediction: one model version predicts once per symbol and candle. */

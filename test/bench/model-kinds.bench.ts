@@ -9,7 +9,7 @@
  * Run: npm run bench -- model-kinds
  */
 import { pathToFileURL } from 'node:url';
-import { runWalkForward } from '../../backtest/walk-forward.js';
+import { runWalkForward } from '../../backtest/ml-backtest.js';
 import { textTable } from '../../src/cli/text-table.js';
 import { buildDataset } from '../../src/features/dataset.js';
 import { evaluatePredictions } from '../../src/models/evaluation.js';

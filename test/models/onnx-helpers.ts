@@ -38,7 +38,7 @@ export function plantedDataset(
   seed = 5,
 ): { candles: ReturnType<typeof generateSyntheticCandles>; ds: Dataset } {
   const candles = generateSyntheticCandles({ mode: 'planted', count, seed });
-  return { candles, ds: buildDataset(candles, { horizon: 1 }) };
+  return { candles, ds: buildDataset(candles, { horizon: 1, featureSet: 'relative' }) };
 }
 
 /** The gbdt worker as a producer: fit, the ONNX bytes it exports, and the fitted library's own predictions. */

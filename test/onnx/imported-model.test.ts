@@ -68,17 +68,19 @@ describe.skipIf(TORCH === undefined)('an ONNX model imported from a file', () =>
       'export',
       '--data',
       path.join(dir, 'synthetic_SYN-USDT_1h.csv'),
+      '--features',
+      'relative',
       '--out',
       path.join(dir, 'features.csv'),
     );
     expect(exported.code).toBe(0);
     expect(exported.stdout).toMatch(/^wrote 2,\d{3} rows x 21 columns of 'relative' features/);
-    const schema = cli('features', 'schema');
+    const schema = cli('features', 'schema', '--features', 'relative');
     expect(schema.code).toBe(0);
     writeFileSync(path.join(dir, 'schema.json'), schema.stdout);
     runFixture(TORCH!, 'torch_mlp.py', [path.join(dir, 'features.csv'), dir]);
 
-    const ds = buildDataset(train, { horizon: 1 });
+    const ds = buildDataset(train, { horizon: 1, featureSet: 'relative' });
     const imported = cli(
       'models',
       'import',
@@ -161,7 +163,7 @@ describe.skipIf(TORCH === undefined)('an ONNX model imported from a file', () =>
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     const ml = Object.fromEntries(summary.sections[0].rows);
-    expect(ml.setup).toMatch(/^model imp@v1 \(SYN\/USDT 1h, trained on /);
+    expect(ml.setup).toMatch(/^model imp@v1 \(onnx, SYN\/USDT 1h, trained on /);
     expect(ml.WARNING).toBeUndefined(); // no in-sample overlap
     expect(ml.accuracy).toBeGreaterThan(0.5);
     expect(summary.benchmarks.map((b: { name: string }) => b.name)).toContain('buy-and-hold');
@@ -206,7 +208,7 @@ describe.skipIf(TORCH === undefined)('an ONNX model imported from a file', () =>
         });
         return { status: res.status, json: (await res.json()) as Record<string, unknown> };
       };
-      const ds = buildDataset(later, { horizon: 1 });
+      const ds = buildDataset(later, { horizon: 1, featureSet: 'relative' });
       const n = 200;
       const rows = Array.from({ length: n }, (_, i) =>
         Array.from(ds.features.subarray(i * ds.cols, (i + 1) * ds.cols)),

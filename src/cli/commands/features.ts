@@ -19,6 +19,7 @@ import { DEFAULT_FEATURE_SET, resolveFeatureSchema } from '../../features/featur
 import { TARGET_KINDS, type TargetKind } from '../../features/targets.js';
 import { action, integerOption, numberOption } from '../action.js';
 import { loadCandleInput } from '../candle-input.js';
+import { FEATURES_HELP, readFeatureSet } from '../feature-option.js';
 
 /** What `features schema` prints: the schema plus the model's columns for a lookback. */
 export function schemaDocument(schema: FeatureSchema, lookback: number): Record<string, unknown> {
@@ -31,6 +32,8 @@ export function schemaDocument(schema: FeatureSchema, lookback: number): Record<
     inputWidth: columns.length,
     columns,
     features: schema.features,
+    ...(schema.config !== undefined ? { config: schema.config } : {}),
+    ...(schema.history !== undefined ? { history: schema.history } : {}),
   };
 }
 
@@ -70,12 +73,12 @@ export function register(program: Command): void {
     .description("QuantFlow's features for models trained elsewhere: the schema (column order) and the rows as CSV");
   const common = (cmd: Command) =>
     cmd
-      .option('--features <set>', `feature set (default ${DEFAULT_FEATURE_SET})`, DEFAULT_FEATURE_SET)
+      .option('--features <set>', `${FEATURES_HELP} (default ${DEFAULT_FEATURE_SET})`, DEFAULT_FEATURE_SET)
       .option('--lookback <n>', 'feature rows per model input, oldest first', integerOption('lookback', 1), 1);
 
   common(features.command('schema').description('print the feature schema as JSON: columns in order, warm-ups')).action(
     action((opts: SchemaOptions) => {
-      const schema = resolveFeatureSchema(opts.features as FeatureSchema['name']);
+      const schema = resolveFeatureSchema(readFeatureSet(opts.features));
       process.stdout.write(`${JSON.stringify(schemaDocument(schema, opts.lookback), null, 2)}\n`);
     }),
   );
@@ -99,8 +102,8 @@ export function register(program: Command): void {
     action(async (opts: ExportOptions) => {
       const out = path.resolve(opts.out);
       if (existsSync(out)) throw new ConfigError('output file already exists; choose a new --out', { file: out });
-      const schema = resolveFeatureSchema(opts.features as FeatureSchema['name']);
       const { series, source } = await loadCandleInput(opts, { neither: { missing: 'candles' } });
+      const schema = resolveFeatureSchema(readFeatureSet(opts.features, series[0]![0]!.timeframe));
       const ds = buildDataset(series[0]!, {
         featureSet: schema,
         horizon: opts.horizon,
