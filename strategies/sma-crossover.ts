@@ -8,8 +8,9 @@
  *   closes the position and opens the opposite one.
  * A decision is taken on the first candle where both averages exist and at
  * every cross after it; equal averages keep the current side. Each decision is
- * published as a `signal` event with its reason; orders are market orders
- * (they fill at the next candle's open), sized as a fraction of equity.
+ * published as a `signal` event with its transition (`open-long`,
+ * `close-long`, ...) and reason; orders are market orders (they fill at the
+ * next candle's open), sized as a fraction of equity.
  *
  * The averages are incremental: one ring buffer of the last `slow` closes per
  * symbol and two running sums (O(1) per candle). The sums are recomputed from
@@ -17,8 +18,9 @@
  * rounding error cannot build up over millions of candles.
  */
 import { ConfigError } from '../src/core/errors.js';
+import { positionChange } from '../src/core/signal.js';
 import type { Strategy, StrategyContext } from '../src/core/strategy.js';
-import type { Candle } from '../src/core/types.js';
+import type { Candle, OrderSize } from '../src/core/types.js';
 
 export type SmaCrossoverMode = 'long-only' | 'long-short';
 
@@ -146,12 +148,14 @@ export class SmaCrossover implements Strategy {
     const up = want > from;
     const symbol = candle.symbol;
     const tag = up ? 'sma cross up' : 'sma cross down';
+    const size: OrderSize = { kind: 'equity-fraction', fraction: this.fraction };
     ctx.events.emit('signal', {
       symbol,
       action: up ? 'BUY' : 'SELL',
       confidence: 1,
       timestamp: candle.timestamp,
       price: candle.close,
+      ...positionChange(from, want, size),
       reason:
         `SMA(${this.fast}) ${fastMa.toPrecision(6)} ${up ? 'above' : 'below'} SMA(${this.slow}) ${slowMa.toPrecision(6)}: ` +
         `${sideName(from)} -> ${sideName(want)}`,
@@ -171,7 +175,7 @@ export class SmaCrossover implements Strategy {
         symbol,
         side: want > 0 ? 'buy' : 'sell',
         type: 'market',
-        size: { kind: 'equity-fraction', fraction: this.fraction },
+        size,
         tag,
       });
     }

@@ -49,6 +49,7 @@ beforeEach(async () => {
     log: silentLogger,
     redactor: new Redactor(['fake-api-key', 'fake-api-secret']),
     retry: FAST_RETRY,
+    acceptanceWindowMs: 300, // the fake executes at once: a short window keeps the re-send tests quick
     persist: async () => {
       persisted++;
     },

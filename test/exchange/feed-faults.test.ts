@@ -194,12 +194,14 @@ describe('candles exactly once, in order, no gaps', () => {
   }, async () => {
     fake.setNow(T0 + 20 * MIN);
     const s = newSource({ lastProcessed: { [SYMBOL]: T0 + 15 * MIN } });
-    // the strategy sees the last 5 + 2 closed candles before the live one (warm-up and backfill together)
-    expect(await s.start()).toBe(7);
+    // the 5 warm-up candles end at the last processed one, then every missed one
+    expect(await s.start()).toBe(9);
     const feed = consume(s);
     await feed.until(T0 + 19 * MIN);
-    expect(minutes(feed.candles())).toEqual(range(13, 19));
+    expect(minutes(feed.candles())).toEqual(range(11, 19));
     expect(feed.candles().map((e) => e.phase)).toEqual([
+      'warmup',
+      'warmup',
       'warmup',
       'warmup',
       'warmup',
@@ -208,10 +210,12 @@ describe('candles exactly once, in order, no gaps', () => {
       'backfill',
       'live',
     ]);
-    // down longer than the warm-up: every missed candle is still replayed (paper orders fill on them)
+    await new Promise((r) => setTimeout(r, 0));
+    expect(feed.events.map((e) => e.kind).slice(-2)).toEqual(['candle', 'synced']); // after the start-up batch
+    // down longer than the warm-up: still a full warm-up, and every missed candle replayed (paper orders fill on them)
     await s.close();
     const long = newSource({ lastProcessed: { [SYMBOL]: T0 + 8 * MIN } });
-    expect(await long.start()).toBe(11);
+    expect(await long.start()).toBe(16);
   });
 });
 
