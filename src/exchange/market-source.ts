@@ -358,9 +358,7 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
     this.abort.abort();
     this.wake.wake();
     this.queue.end();
-    if (this.useWebsocket || this.opts.ticks !== false) {
-      await (this.ex as { close?: () => Promise<unknown> }).close?.().catch(() => undefined);
-    }
+    if (this.useWebsocket || this.opts.ticks !== false) await closeWebsockets(this.ex);
     await Promise.race([Promise.allSettled(this.loops), abortableSleep(1_000)]);
   }
 
@@ -690,6 +688,32 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
         error: this.opts.redactor.text(err instanceof Error ? err.message : String(err)).slice(0, 200),
       });
     }
+  }
+}
+
+/** The parts of a ccxt pro websocket client this module touches. */
+interface WsClient {
+  startedConnecting?: boolean;
+  connection?: { close(): void; terminate?: () => void };
+}
+
+/**
+ * `exchange.close()`, and then the sockets it misses: a client waiting out
+ * ccxt's reconnect backoff (after a dropped websocket) has no socket yet,
+ * and opens it once the backoff ends even though the exchange was closed
+ * meanwhile — an open socket and a ping timer that keep the process alive.
+ * Those are waited for (up to 3 s, a first backoff is about 1 s) and closed.
+ */
+async function closeWebsockets(exchange: Exchange): Promise<void> {
+  const clients = Object.values((exchange as unknown as { clients?: Record<string, WsClient> }).clients ?? {});
+  const dialing = clients.filter((c) => c.startedConnecting === true && c.connection === undefined);
+  await (exchange as { close?: () => Promise<unknown> }).close?.().catch(() => undefined);
+  const until = Date.now() + 3_000;
+  while (dialing.some((c) => c.connection === undefined) && Date.now() < until) await abortableSleep(50);
+  for (const c of dialing) {
+    if (c.connection === undefined) continue;
+    if (c.connection.terminate !== undefined) c.connection.terminate();
+    else c.connection.close();
   }
 }
 

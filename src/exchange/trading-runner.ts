@@ -579,7 +579,15 @@ class TradingRun {
       if (!(err instanceof StopNow)) {
         stoppedBy = 'error';
         failure = err;
-        if (err instanceof ReplayedDecisionsError) status = 'halted';
+        if (err instanceof ReplayedDecisionsError) {
+          // nothing was acted on: the missed candles stay missed, so the next start replays them again
+          status = 'halted';
+          for (const symbol of symbols) {
+            const before = saved?.lastCandle[symbol];
+            if (before === undefined) delete lastCandle[symbol];
+            else lastCandle[symbol] = before;
+          }
+        }
       }
     }
 

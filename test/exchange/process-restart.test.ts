@@ -6,73 +6,17 @@
  * stops gracefully with the state saved; credentials never show in the
  * output; without the confirmation flag live trading is refused.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JournalState } from '../../src/exchange/index.js';
 import { type FakeExchange, startFakeExchange } from '../fake-exchange/index.js';
+import { startCli } from './cli-process.js';
 import { MIN, SYMBOL, T0, wavyCandles } from './helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const API_KEY = 'QF-CHILD-KEY-7f3a9c1e55d2';
 const API_SECRET = 'QF-CHILD-SECRET-0b8e4d6a2c91';
-
-interface Child {
-  readonly proc: ChildProcessWithoutNullStreams;
-  output(): string;
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  exited(): Promise<number | null>;
-}
-
-function startCli(args: readonly string[], env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, QUANTFLOW_DEBUG: '', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const listeners = new Set<() => void>();
-  const onData = (d: Buffer) => {
-    out += d.toString('utf8');
-    for (const l of [...listeners]) l();
-  };
-  proc.stdout.on('data', onData);
-  proc.stderr.on('data', onData);
-  const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return {
-    proc,
-    output: () => out,
-    exited: () => exit,
-    waitFor(pattern, timeoutMs = 8_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = pattern.exec(out);
-          if (m === null) return;
-          cleanup();
-          resolve(m[0]);
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`timed out waiting for ${pattern} in:\n${out}`));
-        }, timeoutMs);
-        const gone = () => {
-          cleanup();
-          reject(new Error(`process exited while waiting for ${pattern}:\n${out}`));
-        };
-        const cleanup = () => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          proc.off('exit', gone);
-        };
-        listeners.add(check);
-        proc.on('exit', gone);
-        check();
-      });
-    },
-  };
-}
 
 const minute = (i: number) => new Date(T0 + i * MIN).toISOString().replace(':00.000Z', 'Z');
 
