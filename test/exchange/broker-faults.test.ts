@@ -202,6 +202,16 @@ describe('CcxtBroker faults', () => {
     expect(portfolio.cash).toBe(10_000);
   });
 
+  it('an unknown size kind is refused, not sized from the cash (the order path validates once for every broker)', {
+    timeout: 5_000,
+  }, async () => {
+    const order = await broker.submit(buy(1, { size: { kind: 'lots', lots: 3 } as never }));
+    expect(order.status).toBe('rejected');
+    expect(order.rejectReason).toBe("unknown order size kind 'lots' (expected quantity, equity-fraction or all)");
+    expect(posts()).toHaveLength(0);
+    expect(portfolio.cash).toBe(10_000);
+  });
+
   it('below the minimum cost: not sent, rejected with the reason', { timeout: 5_000 }, async () => {
     const order = await broker.submit(buy(0.01)); // 1 USDT < minNotional 5
     expect(order.status).toBe('rejected');
