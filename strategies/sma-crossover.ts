@@ -18,7 +18,7 @@
  * rounding error cannot build up over millions of candles.
  */
 import { ConfigError } from '../src/core/errors.js';
-import { positionChange } from '../src/core/signal.js';
+import { sideOf, transitionOf } from '../src/core/signal.js';
 import type { Strategy, StrategyContext } from '../src/core/strategy.js';
 import type { Candle, OrderSize } from '../src/core/types.js';
 
@@ -65,6 +65,8 @@ export class SmaCrossover implements Strategy {
   readonly allowShort: boolean;
   /** The slow average needs `slow` closes. */
   readonly warmupCandles: number;
+  /** The size of every entry. */
+  private readonly size: OrderSize;
   private readonly states = new Map<string, SymbolState>();
   private lastSymbol: string | undefined;
   private lastState: SymbolState | undefined;
@@ -95,6 +97,7 @@ export class SmaCrossover implements Strategy {
     this.fraction = fraction;
     this.allowShort = mode === 'long-short';
     this.warmupCandles = slow;
+    this.size = { kind: 'equity-fraction', fraction };
     this.name = `sma-crossover(${fast},${slow},${mode})`;
   }
 
@@ -148,14 +151,16 @@ export class SmaCrossover implements Strategy {
     const up = want > from;
     const symbol = candle.symbol;
     const tag = up ? 'sma cross up' : 'sma cross down';
-    const size: OrderSize = { kind: 'equity-fraction', fraction: this.fraction };
+    const size = this.size;
     ctx.events.emit('signal', {
       symbol,
       action: up ? 'BUY' : 'SELL',
       confidence: 1,
       timestamp: candle.timestamp,
       price: candle.close,
-      ...positionChange(from, want, size),
+      target: sideOf(want),
+      transition: transitionOf(from, want),
+      size: want !== 0 ? size : undefined,
       reason:
         `SMA(${this.fast}) ${fastMa.toPrecision(6)} ${up ? 'above' : 'below'} SMA(${this.slow}) ${slowMa.toPrecision(6)}: ` +
         `${sideName(from)} -> ${sideName(want)}`,

@@ -10,21 +10,16 @@ export function sideOf(quantity: number): PositionSide {
   return quantity > 0 ? 1 : quantity < 0 ? -1 : 0;
 }
 
-const NAMES: Readonly<Record<string, SignalTransition>> = {
-  '0>1': 'open-long',
-  '0>-1': 'open-short',
-  '0>0': 'stay-flat',
-  '1>0': 'close-long',
-  '1>1': 'hold-long',
-  '1>-1': 'long-to-short',
-  '-1>0': 'close-short',
-  '-1>-1': 'hold-short',
-  '-1>1': 'short-to-long',
-};
+/** Transitions by [from + 1][to + 1]. */
+const NAMES: readonly (readonly SignalTransition[])[] = [
+  ['hold-short', 'close-short', 'short-to-long'],
+  ['open-short', 'stay-flat', 'open-long'],
+  ['long-to-short', 'close-long', 'hold-long'],
+];
 
 /** The transition from side `from` to side `to` (signs are what count). */
 export function transitionOf(from: number, to: number): SignalTransition {
-  return NAMES[`${sideOf(from)}>${sideOf(to)}`] as SignalTransition;
+  return (NAMES[sideOf(from) + 1] as readonly SignalTransition[])[sideOf(to) + 1] as SignalTransition;
 }
 
 /** True when the transition changes the position (opens, closes or turns it). */

@@ -33,7 +33,7 @@ import type { Logger } from '../core/logger.js';
 import { changesPosition, sideOf } from '../core/signal.js';
 import type { Broker, Clock } from '../core/strategy.js';
 import type { Candle, Order, OrderRequest, PortfolioView, Signal, Tick } from '../core/types.js';
-import { clientOrderIdPrefix, isOpen, makeClientOrderId, newOrder } from './orders.js';
+import { clientOrderIdPrefix, isOpen, makeClientOrderId, newOrder, withClientOrderId } from './orders.js';
 
 /** warmup: history before trading (or candles a previous run processed); backfill: missed candles; live: tradable. */
 export type CandlePhase = 'warmup' | 'backfill' | 'live';
@@ -43,6 +43,8 @@ export type ReplayedDecisionPolicy = 'act' | 'halt';
 
 /** What the engine needs of order execution beyond the strategy-facing `Broker`. */
 export interface EngineBroker extends Broker {
+  /** `submit` without the promise, for brokers that decide at once (the simulated one): no microtask per order. */
+  submitNow?(request: OrderRequest): Order;
   /** A closed candle arrived, before the strategy sees it: fill what it allows. */
   onCandle?(candle: Candle): void;
   onTick?(tick: Tick): void;
@@ -97,6 +99,8 @@ export class ReplayedDecisionsError extends QuantflowError {
 interface SymbolBook {
   readonly prefix: string;
   idTime: number;
+  /** `prefix` + `idTime` in base 36 + '-': ids of one decision time differ only by their sequence. */
+  idBase: string;
   seq: number;
   /** The strategy's latest signal: the position it wants now. */
   wanted: Signal | undefined;
@@ -155,7 +159,7 @@ export class OrderGate implements EngineBroker {
 
   submit(request: OrderRequest): Promise<Order> {
     const book = this.bookOf(request.symbol);
-    const req: OrderRequest = { ...request, clientOrderId: request.clientOrderId ?? this.nextId(book) };
+    const req = request.clientOrderId !== undefined ? request : withClientOrderId(request, this.nextId(book));
     if (this.phase === 'stopped') return Promise.resolve(this.notSent(req, 'not sent: trading is stopping'));
     if (this.phase !== 'live' || book.decision !== undefined) return Promise.resolve(this.holdBack(req, book));
     return this.send(req);
@@ -271,7 +275,7 @@ export class OrderGate implements EngineBroker {
       });
       for (const r of orders) {
         this.caughtUp++;
-        void this.send({ ...r, clientOrderId: this.nextId(this.bookOf(symbol)) });
+        void this.send(withClientOrderId(r, this.nextId(this.bookOf(symbol))));
       }
     }
     if (problems.length > 0) {
@@ -294,12 +298,11 @@ export class OrderGate implements EngineBroker {
     signal: Signal,
   ): OrderRequest[] {
     const out: OrderRequest[] = [];
-    const strip = ({ clientOrderId: _id, ...r }: OrderRequest): OrderRequest => r;
     if (held !== 0) {
       const own = requests.find((r) => r.reduceOnly === true && (r.side === 'sell') === held > 0);
       out.push(
         own !== undefined
-          ? strip(own)
+          ? own
           : {
               symbol,
               side: held > 0 ? 'sell' : 'buy',
@@ -312,7 +315,7 @@ export class OrderGate implements EngineBroker {
     }
     if (target !== 0) {
       const entries = requests.filter((r) => r.reduceOnly !== true && (r.side === 'buy') === target > 0);
-      if (entries.length > 0) for (const r of entries) out.push(strip(r));
+      if (entries.length > 0) out.push(...entries);
       else if (signal.size !== undefined) {
         out.push({ symbol, side: target > 0 ? 'buy' : 'sell', type: 'market', size: signal.size, tag: 'catch-up' });
       } else {
@@ -333,7 +336,9 @@ export class OrderGate implements EngineBroker {
         return Promise.resolve(this.inner.refuse(req, reason));
       }
     }
-    return this.track(this.inner.submit(req));
+    const inner = this.inner;
+    if (inner.submitNow !== undefined) return Promise.resolve(inner.submitNow(req));
+    return this.track(inner.submit(req));
   }
 
   private holdBack(req: OrderRequest, book: SymbolBook): Order {
@@ -382,9 +387,12 @@ export class OrderGate implements EngineBroker {
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
-    this.pending.add(p);
-    const done = () => this.pending.delete(p);
-    p.then(done, done);
+    const pending = this.pending;
+    pending.add(p);
+    p.then(
+      () => pending.delete(p),
+      () => pending.delete(p),
+    );
     return p;
   }
 
@@ -394,6 +402,7 @@ export class OrderGate implements EngineBroker {
       book = {
         prefix: clientOrderIdPrefix(this.opts.namespace ?? '', this.opts.strategyName, symbol),
         idTime: Number.NaN,
+        idBase: '',
         seq: 0,
         wanted: undefined,
         decision: undefined,
@@ -409,9 +418,11 @@ export class OrderGate implements EngineBroker {
     const now = this.opts.clock.now();
     if (now !== book.idTime) {
       book.idTime = now;
+      book.idBase = makeClientOrderId(book.prefix, now, 0).slice(0, -1);
       book.seq = 0;
     }
-    return makeClientOrderId(book.prefix, now, book.seq++);
+    const seq = book.seq++;
+    return seq === 0 ? `${book.idBase}0` : book.idBase + seq.toString(36);
   }
 }
 

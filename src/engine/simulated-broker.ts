@@ -93,6 +93,10 @@ export class SimulatedBroker implements EngineBroker {
     return Promise.resolve(this.submitOrder(request));
   }
 
+  submitNow(request: OrderRequest): Order {
+    return this.submitOrder(request);
+  }
+
   /**
    * Synchronous `submit`: the accepted (status 'open') or rejected order. The
    * same `clientOrderId` twice returns the first order, not a new one.

@@ -510,6 +510,8 @@ class TradingRun {
     let stoppedBy: TradingSummary['stoppedBy'] = 'stop';
     let failure: unknown;
     let synced = false;
+    /** Candles per symbol before the first `synced`: the history the strategy started from. */
+    const history = new Map<string, number>();
     let tripped = killSwitch.tripped !== undefined;
     try {
       if (this.signal.aborted || this.stopRequested) throw new StopNow();
@@ -525,6 +527,7 @@ class TradingRun {
             live !== undefined ? (_c, phase) => (phase === 'live' ? live.syncOpenOrders() : undefined) : undefined,
           afterCandle: (candle, phase) => {
             this.counters[phase]++;
+            if (!synced) history.set(candle.symbol, (history.get(candle.symbol) ?? 0) + 1);
             const prev = lastCandle[candle.symbol];
             if (prev === undefined || candle.timestamp > prev) lastCandle[candle.symbol] = candle.timestamp;
             if (phase === 'warmup') return undefined;
@@ -558,6 +561,20 @@ class TradingRun {
             await save();
             if (synced) return;
             synced = true;
+            const need = strategy.warmupCandles ?? 0;
+            for (const symbol of symbols) {
+              const had = history.get(symbol) ?? 0;
+              if (had < need) {
+                this.log.warn(
+                  'the exchange has less history than the strategy needs: its first decisions may be unsound',
+                  {
+                    symbol,
+                    candles: had,
+                    needs: need,
+                  },
+                );
+              }
+            }
             // backfill here counts every missed candle replayed, the newest (traded) one included
             const info = {
               warmupCandles: this.counters.warmup,

@@ -194,7 +194,8 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
     }
 
     // like Binance: a signed request processed later than its timestamp + recvWindow is refused, not executed
-    if (params.signature !== undefined && params.timestamp !== undefined) {
+    const keyed = typeof req.headers['x-mbx-apikey'] === 'string' && req.headers['x-mbx-apikey'] !== '';
+    if (keyed && params.signature !== undefined && params.timestamp !== undefined) {
       const window = Number(params.recvWindow ?? 5000);
       if (Date.now() > Number(params.timestamp) + window) {
         send(
