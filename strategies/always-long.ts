@@ -5,8 +5,9 @@
  * being long that much all the time would have earned, without any model.
  */
 import { ConfigError } from '../src/core/errors.js';
+import { positionChange } from '../src/core/signal.js';
 import type { Strategy, StrategyContext } from '../src/core/strategy.js';
-import type { Candle } from '../src/core/types.js';
+import type { Candle, OrderSize } from '../src/core/types.js';
 
 export interface AlwaysLongOptions {
   /** Position size per symbol as a fraction of equity, in (0, 1] (default 0.1). */
@@ -36,20 +37,16 @@ export class AlwaysLong implements Strategy {
   onCandle(candle: Candle, ctx: StrategyContext): void {
     if (this.bought.has(candle.symbol)) return;
     this.bought.add(candle.symbol);
+    const size: OrderSize = { kind: 'equity-fraction', fraction: this.fraction };
     ctx.events.emit('signal', {
       symbol: candle.symbol,
       action: 'BUY',
       confidence: 1,
       timestamp: candle.timestamp,
       price: candle.close,
+      ...positionChange(0, 1, size),
       reason: `always long: ${this.fraction} of equity from the first candle`,
     });
-    void ctx.broker.submit({
-      symbol: candle.symbol,
-      side: 'buy',
-      type: 'market',
-      size: { kind: 'equity-fraction', fraction: this.fraction },
-      tag: 'always long',
-    });
+    void ctx.broker.submit({ symbol: candle.symbol, side: 'buy', type: 'market', size, tag: 'always long' });
   }
 }

@@ -7,8 +7,9 @@
  * equal split of the starting cash net of costs).
  */
 import { ConfigError } from '../src/core/errors.js';
+import { positionChange } from '../src/core/signal.js';
 import type { Strategy, StrategyContext } from '../src/core/strategy.js';
-import type { Candle } from '../src/core/types.js';
+import type { Candle, OrderSize } from '../src/core/types.js';
 
 export interface BuyAndHoldOptions {
   /** How many symbols share the equity (default 1). */
@@ -32,20 +33,16 @@ export class BuyAndHold implements Strategy {
     if (this.bought.size >= this.count || this.bought.has(candle.symbol)) return;
     this.bought.add(candle.symbol);
     const last = this.bought.size === this.count;
+    const size: OrderSize = last ? { kind: 'all' } : { kind: 'equity-fraction', fraction: 1 / this.count };
     ctx.events.emit('signal', {
       symbol: candle.symbol,
       action: 'BUY',
       confidence: 1,
       timestamp: candle.timestamp,
       price: candle.close,
+      ...positionChange(0, 1, size),
       reason: 'buy and hold: first candle',
     });
-    void ctx.broker.submit({
-      symbol: candle.symbol,
-      side: 'buy',
-      type: 'market',
-      size: last ? { kind: 'all' } : { kind: 'equity-fraction', fraction: 1 / this.count },
-      tag: 'buy and hold',
-    });
+    void ctx.broker.submit({ symbol: candle.symbol, side: 'buy', type: 'market', size, tag: 'buy and hold' });
   }
 }

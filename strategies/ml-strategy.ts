@@ -19,7 +19,9 @@
  * candle's open (the engine's rule), never at the price that triggered them.
  *
  * Every decision is published as a `signal` event with the prediction behind
- * it and a reason; HOLD included. With a tracker, every closed-candle
+ * it, the position it wants (`target`, `transition`: a BUY while already long
+ * is 'hold-long', a SELL while flat and long-only 'stay-flat') and a reason;
+ * HOLD included. With a tracker, every closed-candle
  * prediction is recorded (symbol, modelVersion, candle time, horizon, price =
  * close) and every candle is fed to it first, so outcomes resolve only from
  * later candles. Intrabar predictions (ticks) are provisional: they are traded
@@ -27,8 +29,9 @@
  */
 import { ConfigError } from '../src/core/errors.js';
 import type { CandlePredictor, PredictionSink } from '../src/core/prediction.js';
+import { positionChange } from '../src/core/signal.js';
 import type { Strategy, StrategyContext } from '../src/core/strategy.js';
-import type { Candle, OrderRequest, Prediction, SignalAction, Tick } from '../src/core/types.js';
+import type { Candle, OrderRequest, OrderSize, Prediction, SignalAction, Tick } from '../src/core/types.js';
 
 export type { PredictionSink } from '../src/core/prediction.js';
 
@@ -232,8 +235,11 @@ export class MlStrategy implements Strategy {
     } else {
       reason = `${head}: ${sideName(s.side)} -> ${sideName(want)}`;
     }
-    ctx.events.emit('signal', { symbol, action, confidence, timestamp: time, price, prediction, reason });
-    if (action === 'HOLD' || want === s.side || (exited && want !== 0)) return;
+    const acts = !(action === 'HOLD' || want === s.side || (exited && want !== 0));
+    const size: OrderSize = { kind: 'equity-fraction', fraction: this.fraction };
+    const change = positionChange(s.side, acts ? want : s.side, size);
+    ctx.events.emit('signal', { symbol, action, confidence, timestamp: time, price, ...change, prediction, reason });
+    if (!acts) return;
 
     const from = s.side;
     const tag = action === 'BUY' ? 'ml buy signal' : 'ml sell signal';
@@ -245,7 +251,7 @@ export class MlStrategy implements Strategy {
         symbol,
         side: want > 0 ? 'buy' : 'sell',
         type: 'market',
-        size: { kind: 'equity-fraction', fraction: this.fraction },
+        size,
         tag,
       });
     }
@@ -314,6 +320,7 @@ export class MlStrategy implements Strategy {
       confidence: 1,
       timestamp: time,
       price,
+      ...positionChange(s.side, 0),
       ...(prediction !== undefined ? { prediction } : {}),
       reason: `${exit.reason}: ${sideName(s.side)} -> flat`,
     });

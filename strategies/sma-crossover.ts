@@ -8,8 +8,9 @@
  *   closes the position and opens the opposite one.
  * A decision is taken on the first candle where both averages exist and at
  * every cross after it; equal averages keep the current side. Each decision is
- * published as a `signal` event with its reason; orders are market orders
- * (they fill at the next candle's open), sized as a fraction of equity.
+ * published as a `signal` event with its transition (`open-long`,
+ * `close-long`, ...) and reason; orders are market orders (they fill at the
+ * next candle's open), sized as a fraction of equity.
  *
  * The averages are incremental: one ring buffer of the last `slow` closes per
  * symbol and two running sums (O(1) per candle). The sums are recomputed from
@@ -17,8 +18,9 @@
  * rounding error cannot build up over millions of candles.
  */
 import { ConfigError } from '../src/core/errors.js';
+import { sideOf, transitionOf } from '../src/core/signal.js';
 import type { Strategy, StrategyContext } from '../src/core/strategy.js';
-import type { Candle } from '../src/core/types.js';
+import type { Candle, OrderSize } from '../src/core/types.js';
 
 export type SmaCrossoverMode = 'long-only' | 'long-short';
 
@@ -63,6 +65,8 @@ export class SmaCrossover implements Strategy {
   readonly allowShort: boolean;
   /** The slow average needs `slow` closes. */
   readonly warmupCandles: number;
+  /** The size of every entry. */
+  private readonly size: OrderSize;
   private readonly states = new Map<string, SymbolState>();
   private lastSymbol: string | undefined;
   private lastState: SymbolState | undefined;
@@ -93,6 +97,7 @@ export class SmaCrossover implements Strategy {
     this.fraction = fraction;
     this.allowShort = mode === 'long-short';
     this.warmupCandles = slow;
+    this.size = { kind: 'equity-fraction', fraction };
     this.name = `sma-crossover(${fast},${slow},${mode})`;
   }
 
@@ -146,12 +151,16 @@ export class SmaCrossover implements Strategy {
     const up = want > from;
     const symbol = candle.symbol;
     const tag = up ? 'sma cross up' : 'sma cross down';
+    const size = this.size;
     ctx.events.emit('signal', {
       symbol,
       action: up ? 'BUY' : 'SELL',
       confidence: 1,
       timestamp: candle.timestamp,
       price: candle.close,
+      target: sideOf(want),
+      transition: transitionOf(from, want),
+      size: want !== 0 ? size : undefined,
       reason:
         `SMA(${this.fast}) ${fastMa.toPrecision(6)} ${up ? 'above' : 'below'} SMA(${this.slow}) ${slowMa.toPrecision(6)}: ` +
         `${sideName(from)} -> ${sideName(want)}`,
@@ -171,7 +180,7 @@ export class SmaCrossover implements Strategy {
         symbol,
         side: want > 0 ? 'buy' : 'sell',
         type: 'market',
-        size: { kind: 'equity-fraction', fraction: this.fraction },
+        size,
         tag,
       });
     }

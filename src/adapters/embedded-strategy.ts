@@ -19,7 +19,10 @@
  *
  *   const bot = new EmbeddedStrategy({ strategy: new MlStrategy({ predictor }) });
  *   await bot.start();
- *   for (const signal of await bot.candle(closedCandle)) if (signal.action !== 'HOLD') act(signal);
+ *   for (const signal of await bot.candle(closedCandle)) {
+ *     if (signal.transition === 'open-long') buy(signal);        // not on a BUY while already long
+ *     if (signal.transition === 'close-long') sell(signal);      // not on a SELL while flat
+ *   }
  *   await bot.stop();
  *
  * Candles must be CLOSED, one call per candle, in time order (`timestamp` is
@@ -32,17 +35,21 @@ import { ConfigError, OrderRejectedError } from '../core/errors.js';
 import { type ErrorEvent, EventBus } from '../core/events.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import type { Strategy } from '../core/strategy.js';
-import type { Candle, Fill, Order, OrderRequest, PortfolioView, Position, Signal, Tick } from '../core/types.js';
+import type { Candle, Fill, Order, OrderRequest, PortfolioView, Signal, Tick } from '../core/types.js';
 import { EventClock } from '../engine/clock.js';
+import type { EngineBroker } from '../engine/order-gate.js';
+import { addFill, fillOf, isOpen, newOrder, sizeOrder, validateOrderRequest } from '../engine/orders.js';
 import { Portfolio } from '../engine/portfolio.js';
 import { createSimulation, type Simulation } from '../engine/simulation.js';
 import {
-  type EngineBroker,
   type EnginePortfolio,
   type EngineState,
   type StrategyErrorPolicy,
   TradingEngine,
 } from '../engine/trading-engine.js';
+
+export { candleFromOhlcv } from '../data/ohlcv.js';
+
 import { type ModelSource, openModel } from './model-source.js';
 
 /** An order for the host to execute. */
@@ -342,28 +349,6 @@ function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]
   return out;
 }
 
-/**
- * A host OHLCV row ([time, open, high, low, close, volume], as ccxt's
- * fetchOHLCV returns) as a Candle.
- */
-export function candleFromOhlcv(
-  row: readonly [number, number, number, number, number, number?] | readonly number[],
-  symbol: string,
-  timeframe: string,
-): Candle {
-  const [timestamp, open, high, low, close, volume] = row;
-  return {
-    timestamp: timestamp as number,
-    open: open as number,
-    high: high as number,
-    low: low as number,
-    close: close as number,
-    volume: volume ?? 0,
-    symbol,
-    timeframe,
-  };
-}
-
 /** The host's PortfolioView as the engine needs it: marks are the host's business. */
 function hostPortfolio(view: PortfolioView): EnginePortfolio {
   if (typeof view?.position !== 'function' || typeof view?.positions !== 'function') {
@@ -386,8 +371,6 @@ function hostPortfolio(view: PortfolioView): EnginePortfolio {
     },
   };
 }
-
-const isOpen = (o: Order) => o.status === 'open' || o.status === 'pending' || o.status === 'partially_filled';
 
 /** Relative tolerance for "the order is completely filled". */
 const FILLED_TOLERANCE = 1e-9;
@@ -417,27 +400,18 @@ class HostBrokerBridge implements EngineBroker {
   }
 
   submit(request: OrderRequest): Promise<Order> {
-    const id = `emb-${this.nextId++}`;
-    const order: Order = {
-      ...request,
-      id,
-      clientOrderId: request.clientOrderId ?? id,
-      status: 'open',
-      createdAt: this.clock.now(),
-      filledQuantity: 0,
-      averageFillPrice: 0,
-    };
-    this.history.push(order);
-    this.byId.set(id, order);
-    this.byId.set(order.clientOrderId, order);
+    const problem = validateOrderRequest(request);
+    if (problem !== undefined) return Promise.resolve(this.refuse(request, problem));
+    const order = this.record(request, 'open');
     const price = this.lastPrice.get(request.symbol);
     if (price === undefined) {
-      this.rejectOrder(id, `no price seen yet for ${request.symbol}`);
+      this.rejectOrder(order.id, `no price seen yet for ${request.symbol}`);
       return Promise.resolve(order);
     }
-    const quantity = this.quantityFor(request, price);
-    if (!(quantity > 0)) {
-      this.rejectOrder(id, `nothing to ${request.side}: the account gives a quantity of ${quantity}`);
+    // the host rounds and pays its own fees: size from the account alone
+    const quantity = sizeOrder(request, this.portfolio, price, { feeRate: 0, allowShort: this.allowShort });
+    if (typeof quantity === 'string') {
+      this.rejectOrder(order.id, quantity);
       return Promise.resolve(order);
     }
     this.quantities.set(order, quantity);
@@ -451,6 +425,11 @@ class HostBrokerBridge implements EngineBroker {
       this.hostFailed(order, err);
     }
     return Promise.resolve(order);
+  }
+
+  /** Record `request` as refused (the order gate's risk rules, a bad shape). */
+  refuse(request: OrderRequest, reason: string): Order {
+    return this.rejectOrder(this.record(request, 'open').id, reason);
   }
 
   async cancel(orderId: string): Promise<boolean> {
@@ -489,20 +468,8 @@ class HostBrokerBridge implements EngineBroker {
     if (!(Number.isFinite(fee) && fee >= 0)) {
       throw new ConfigError(`fill fee must be >= 0, got ${fee}`, { field: 'fee', symbol: order.symbol });
     }
-    const fill: Fill = {
-      orderId: order.id,
-      clientOrderId: order.clientOrderId,
-      symbol: order.symbol,
-      side: order.side,
-      quantity,
-      price,
-      fee,
-      timestamp: report.timestamp ?? this.clock.now(),
-      ...(order.tag !== undefined ? { tag: order.tag } : {}),
-    };
-    const before = order.filledQuantity;
-    order.filledQuantity = before + quantity;
-    order.averageFillPrice = (order.averageFillPrice * before + price * quantity) / order.filledQuantity;
+    const fill = fillOf(order, quantity, price, fee, report.timestamp ?? this.clock.now());
+    addFill(order, quantity, price);
     const wanted = this.quantities.get(order) ?? 0;
     const complete = report.final ?? order.filledQuantity >= wanted * (1 - FILLED_TOLERANCE);
     order.status = complete ? 'filled' : 'partially_filled';
@@ -547,19 +514,11 @@ class HostBrokerBridge implements EngineBroker {
     this.rejectOrder(order.id, `host broker failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 
-  /** Units for `request` at `price`, from the account the strategy sees (OrderSize semantics). */
-  private quantityFor(request: OrderRequest, price: number): number {
-    const position: Position | undefined = this.portfolio.position(request.symbol);
-    const held = position?.quantity ?? 0;
-    const size = request.size;
-    let quantity: number;
-    if (size.kind === 'quantity') quantity = size.quantity;
-    else if (size.kind === 'equity-fraction') quantity = (size.fraction * this.portfolio.equity) / price;
-    else if (request.side === 'sell') quantity = held > 0 ? held : this.allowShort ? this.portfolio.equity / price : 0;
-    else quantity = held < 0 ? -held : this.portfolio.cash / price;
-    if (request.reduceOnly === true) {
-      quantity = Math.min(quantity, request.side === 'sell' ? Math.max(held, 0) : Math.max(-held, 0));
-    }
-    return Number.isFinite(quantity) ? quantity : 0;
+  private record(request: OrderRequest, status: Order['status']): Order {
+    const order = newOrder(request, `emb-${this.nextId++}`, this.clock.now(), status);
+    this.history.push(order);
+    this.byId.set(order.id, order);
+    this.byId.set(order.clientOrderId, order);
+    return order;
   }
 }

@@ -4,6 +4,7 @@ export * from './logger.js';
 export * from './precision.js';
 export * from './prediction.js';
 export * from './random.js';
+export * from './signal.js';
 export * from './strategy.js';
 export * from './timeframe.js';
 export * from './types.js';

@@ -36,13 +36,20 @@ export interface StrategyContext {
  * `onCandle` is called once per CLOSED candle, in timestamp order per symbol.
  * Orders it submits fill no earlier than the next candle's open.
  * Hooks may return a promise; the engine awaits it before the next event.
+ *
+ * Each decision is published as a `signal` event carrying the position the
+ * strategy wants (`target`, `transition`, `size`). Paper and live runners hold
+ * back orders decided on replayed candles (warm-up, backfill) and, at the
+ * newest candle, act on the difference between that target and the position
+ * held; a strategy publishing no signals cannot be caught up that way.
  */
 export interface Strategy {
   readonly name: string;
   /**
    * Closed candles per symbol the strategy needs before its decisions mean
-   * anything (indicator or feature warm-up). Live runners feed at least this
-   * many before trading and refuse a smaller warm-up; absent means 0.
+   * anything (indicator or feature warm-up): its first decision may come on
+   * the last of them. Live runners feed at least this many before trading and
+   * refuse a smaller warm-up; absent means 0.
    */
   readonly warmupCandles?: number;
   /** The strategy opens short positions (the broker must allow them); absent means false. */

@@ -150,13 +150,42 @@ export interface Prediction {
   readonly forecast?: { readonly target: 'return' | 'volatility'; readonly value: number; readonly naive: number };
 }
 
-/** A strategy's decision, published on the event bus. */
+/** A position's direction: 1 long, 0 flat, -1 short. */
+export type PositionSide = -1 | 0 | 1;
+
+/**
+ * What a decision does to the strategy's position, from the side it held to
+ * the side it wants: open, close or keep a long or a short, stay flat, or turn
+ * one into the other.
+ */
+export type SignalTransition =
+  | 'open-long'
+  | 'close-long'
+  | 'hold-long'
+  | 'open-short'
+  | 'close-short'
+  | 'hold-short'
+  | 'stay-flat'
+  | 'long-to-short'
+  | 'short-to-long';
+
+/**
+ * A strategy's decision, published on the event bus. `action` is the call
+ * (BUY while already long is still a BUY call); `target` and `transition` say
+ * what it means for the position, so a host acts on them, never on `reason`.
+ */
 export interface Signal {
   readonly symbol: string;
   readonly action: SignalAction;
   readonly confidence: number;
   readonly timestamp: number;
   readonly price: number;
+  /** The position the strategy wants after this decision. */
+  readonly target: PositionSide;
+  /** The move from the position the strategy held to `target`. */
+  readonly transition: SignalTransition;
+  /** How large a position `target` opens, as the strategy orders it (open-* and *-to-* transitions). */
+  readonly size?: OrderSize;
   readonly prediction?: Prediction;
   readonly reason?: string;
 }

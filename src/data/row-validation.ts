@@ -76,6 +76,50 @@ function isoOf(ts: number): string {
   return Math.abs(ts) <= MAX_TIME_MS ? new Date(ts).toISOString() : String(ts);
 }
 
+/** Which check finite candle values fail first, with the field index and the message. */
+export interface CandleValueProblem {
+  readonly reason: RepairReason;
+  /** Index into CANDLE_FIELDS. */
+  readonly field: number;
+  readonly message: string;
+}
+
+/**
+ * The checks every candle passes, from a file or an exchange feed: prices
+ * > 0, volume >= 0, high >= low, high >= max(open, close), low <= min(open,
+ * close). The values must already be finite. Undefined when they pass.
+ */
+export function candleValueProblem(
+  o: number,
+  h: number,
+  l: number,
+  c: number,
+  v: number,
+): CandleValueProblem | undefined {
+  if (!(o > 0 && h > 0 && l > 0 && c > 0)) {
+    const f = !(o > 0) ? OPEN : !(h > 0) ? HIGH : !(l > 0) ? LOW : CLOSE;
+    const value = f === OPEN ? o : f === HIGH ? h : f === LOW ? l : c;
+    return { reason: 'non-positive-price', field: f, message: `${CANDLE_FIELDS[f]} must be > 0, got ${value}` };
+  }
+  if (v < 0) return { reason: 'negative-volume', field: VOLUME, message: `volume must be >= 0, got ${v}` };
+  if (h < l) return { reason: 'high-below-low', field: HIGH, message: `high ${h} is below low ${l}` };
+  if (h < o || h < c) {
+    return {
+      reason: 'high-below-open-close',
+      field: HIGH,
+      message: `high ${h} is below max(open, close) = ${Math.max(o, c)}`,
+    };
+  }
+  if (l > o || l > c) {
+    return {
+      reason: 'low-above-open-close',
+      field: LOW,
+      message: `low ${l} is above min(open, close) = ${Math.min(o, c)}`,
+    };
+  }
+  return undefined;
+}
+
 export class RowValidator {
   timestamp = 0;
   open = 0;
@@ -148,21 +192,8 @@ export class RowValidator {
         if (!Number.isFinite(value)) return this.numberError(tokens[f] as string, f, line, index);
       }
     }
-    if (!(o > 0 && h > 0 && l > 0 && c > 0)) {
-      const f = !(o > 0) ? OPEN : !(h > 0) ? HIGH : !(l > 0) ? LOW : CLOSE;
-      const value = f === OPEN ? o : f === HIGH ? h : f === LOW ? l : c;
-      return this.error('non-positive-price', `${CANDLE_FIELDS[f]} must be > 0, got ${value}`, f, line, index);
-    }
-    if (v < 0) return this.error('negative-volume', `volume must be >= 0, got ${v}`, VOLUME, line, index);
-    if (h < l) return this.error('high-below-low', `high ${h} is below low ${l}`, HIGH, line, index);
-    if (h < o || h < c) {
-      const top = Math.max(o, c);
-      return this.error('high-below-open-close', `high ${h} is below max(open, close) = ${top}`, HIGH, line, index);
-    }
-    if (l > o || l > c) {
-      const bottom = Math.min(o, c);
-      return this.error('low-above-open-close', `low ${l} is above min(open, close) = ${bottom}`, LOW, line, index);
-    }
+    const bad = candleValueProblem(o, h, l, c, v);
+    if (bad !== undefined) return this.error(bad.reason, bad.message, bad.field, line, index);
     this.timestamp = ts;
     this.open = o;
     this.high = h;

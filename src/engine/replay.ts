@@ -1,11 +1,11 @@
 /**
- * Sources that drive a `TradingEngine`: `replay` for candle arrays (backtest)
- * and `drive` for any (async) iterable of candles and ticks (a live ccxt feed,
- * a websocket adapter). Both use the engine's public API only, so paper and
- * live trading run the very same loop.
+ * Backtest replay: candle arrays (one per symbol) merged into time order and
+ * fed through the session loop (session.ts) that paper and live trading use;
+ * `drive` feeds any stream of candles and ticks through the same loop.
  */
 import { DataError } from '../core/errors.js';
 import type { Candle, Tick } from '../core/types.js';
+import { CandleArraySource, runSession, type SessionEvent } from './session.js';
 import type { TradingEngine } from './trading-engine.js';
 
 export interface ReplayOptions {
@@ -87,8 +87,9 @@ export function mergeCandles(series: readonly (readonly Candle[])[]): Candle[] {
 
 /**
  * Replay candle arrays (one per symbol) through the engine in time order:
- * start it if idle, feed every candle, optionally close all positions, stop
- * it. A failure stops the engine (recording the last equity point) and rethrows.
+ * start it if idle, run the session loop over every candle, optionally close
+ * all positions, stop it. A failure stops the engine (recording the last
+ * equity point) and rethrows.
  */
 export async function replay(
   engine: TradingEngine,
@@ -98,19 +99,17 @@ export async function replay(
   const lists = isSeriesList(series) ? series : [series];
   const candles = lists.length === 1 ? (lists[0] as readonly Candle[]) : mergeCandles(lists);
   const total = candles.length;
-  const every = Math.max(1, Math.floor(options.progressEvery ?? 10_000));
   const progress = options.progress;
-  if (engine.state === 'idle') await engine.start();
   try {
-    let nextReport = progress === undefined ? Number.POSITIVE_INFINITY : every;
-    for (let i = 0; i < total; i++) {
-      const pending = engine.processCandle(candles[i] as Candle);
-      if (pending !== undefined) await pending;
-      if (i + 1 === nextReport) {
-        progress?.(i + 1, total);
-        nextReport += every;
-      }
-    }
+    await runSession(
+      engine,
+      new CandleArraySource(candles),
+      {},
+      {
+        ...(progress !== undefined ? { progress: (done: number) => progress(done, total) } : {}),
+        ...(options.progressEvery !== undefined ? { progressEvery: options.progressEvery } : {}),
+      },
+    );
     if (options.closeAtEnd === true && total > 0) engine.closeAll(options.closeReason ?? 'end of data');
   } catch (err) {
     await engine.stop().catch(() => undefined);
@@ -126,22 +125,20 @@ export async function replay(
 }
 
 /**
- * Feed a live or recorded stream of closed candles and ticks into a started
- * engine until the stream ends or `signal` aborts. The caller decides when to
- * `closeAll` and `stop`.
+ * Feed a stream of closed candles and ticks (an array, a generator, a
+ * websocket adapter) through the session loop, every candle tradable, until
+ * it ends or `signal` aborts. The caller decides when to `closeAll` and `stop`.
  */
 export async function drive(
   engine: TradingEngine,
   source: AsyncIterable<Candle | Tick> | Iterable<Candle | Tick>,
   signal?: AbortSignal,
 ): Promise<void> {
-  if (engine.state === 'idle') await engine.start();
-  for await (const event of source) {
-    if (signal?.aborted) break;
-    const pending = 'open' in event ? engine.processCandle(event) : engine.processTick(event);
-    if (pending !== undefined) await pending;
+  async function* events(): AsyncGenerator<SessionEvent> {
+    for await (const e of source)
+      yield 'open' in e ? { kind: 'candle', candle: e, phase: 'live' } : { kind: 'tick', tick: e };
   }
-  engine.flushEquity();
+  await runSession(engine, events(), {}, signal !== undefined ? { signal } : {});
 }
 
 function isSeriesList(

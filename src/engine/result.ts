@@ -1,4 +1,5 @@
 import type { MarketRules, Order, Signal, Trade } from '../core/types.js';
+import type { KillSwitchLimits } from './kill-switch.js';
 
 /** Settings of the simulated broker and the replay. Fees and slippage are always applied. */
 export interface BacktestConfig {
@@ -16,6 +17,8 @@ export interface BacktestConfig {
   readonly closeAtEnd: boolean;
   /** Per-symbol precision and minimums; quantities are floored to amountStep. */
   readonly markets?: Readonly<Record<string, MarketRules>>;
+  /** The kill switch, as in paper and live: no new entries for the rest of the UTC day once a limit is reached. */
+  readonly killSwitch?: KillSwitchLimits;
 }
 
 /** One point of the equity curve, taken after all symbols at `timestamp` were processed. */

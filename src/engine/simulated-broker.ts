@@ -12,20 +12,20 @@
  * min(open, limit) for buys once low <= limit, at max(open, limit) for sells
  * once high >= limit, and stay open until they fill or are cancelled.
  *
- * Sizes resolve at the fill price (see `OrderSize`), are floored to the
- * market's amount step and to whole units when `fractional` is false. What the
- * account cannot cover is rejected: the order gets status 'rejected' and a
- * `rejectReason`, and an `error` event is published; nothing throws.
+ * Sizes resolve at the fill price with the order path's `sizeOrder` (see
+ * `OrderSize`), floored to the market's amount step and to whole units when
+ * `fractional` is false. What the account cannot cover is rejected: the order
+ * gets status 'rejected' and a `rejectReason`, and an `error` event is
+ * published; nothing throws.
  */
 import { OrderRejectedError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { floorToStep, roundToStep } from '../core/precision.js';
-import type { Broker, Clock } from '../core/strategy.js';
-import type { Candle, Fill, MarketRules, Order, OrderRequest, OrderSize, Side } from '../core/types.js';
+import type { Clock } from '../core/strategy.js';
+import type { Candle, MarketRules, Order, OrderRequest, Side } from '../core/types.js';
+import type { EngineBroker } from './order-gate.js';
+import { addFill, fillOf, isOpen, newOrder, type SizingRules, sizeOrder, validateOrderRequest } from './orders.js';
 import type { Portfolio } from './portfolio.js';
-
-/** Relative tolerance for budget arithmetic (all-in buys, 1x short limits). */
-const TOLERANCE = 1e-9;
 
 export interface SimulatedBrokerOptions {
   readonly portfolio: Portfolio;
@@ -51,9 +51,7 @@ export interface SimulatedBrokerState {
   readonly openOrders: readonly Order[];
 }
 
-const isOpen = (o: Order) => o.status === 'open' || o.status === 'pending' || o.status === 'partially_filled';
-
-export class SimulatedBroker implements Broker {
+export class SimulatedBroker implements EngineBroker {
   private readonly portfolio: Portfolio;
   private readonly events: EventBus;
   private readonly clock: Clock;
@@ -63,6 +61,8 @@ export class SimulatedBroker implements Broker {
   private readonly allowShort: boolean;
   private readonly fractional: boolean;
   private readonly markets: Readonly<Record<string, MarketRules>> | undefined;
+  /** Sizing rules per symbol (the market's precision and minimums), built once. */
+  private readonly sizing = new Map<string, SizingRules>();
   private readonly idPrefix: string;
   private nextId = 1;
   /** Every order accepted or rejected, in submission order. */
@@ -93,6 +93,10 @@ export class SimulatedBroker implements Broker {
     return Promise.resolve(this.submitOrder(request));
   }
 
+  submitNow(request: OrderRequest): Order {
+    return this.submitOrder(request);
+  }
+
   /**
    * Synchronous `submit`: the accepted (status 'open') or rejected order. The
    * same `clientOrderId` twice returns the first order, not a new one.
@@ -102,21 +106,14 @@ export class SimulatedBroker implements Broker {
       const existing = this.byClientId.get(request.clientOrderId);
       if (existing !== undefined) return existing;
     }
-    const id = `${this.idPrefix}${this.nextId++}`;
-    const problem = validateRequest(request);
-    const rules = this.markets?.[request.symbol];
-    let limitPrice = request.limitPrice;
-    if (request.type === 'limit' && problem === undefined && rules?.priceStep !== undefined) {
-      limitPrice = roundToStep(limitPrice as number, rules.priceStep);
-    }
-    const order = newOrder(request, id, limitPrice, this.clock.now());
-    this.history.push(order);
-    this.byId.set(id, order);
-    this.byClientId.set(order.clientOrderId, order);
-    if (problem !== undefined) {
-      this.reject(order, problem, order.createdAt);
-      return order;
-    }
+    const problem = validateOrderRequest(request);
+    if (problem !== undefined) return this.refuse(request, problem);
+    const priceStep = this.markets?.[request.symbol]?.priceStep;
+    const limitPrice =
+      request.type === 'limit' && priceStep !== undefined
+        ? roundToStep(request.limitPrice as number, priceStep)
+        : request.limitPrice;
+    const order = this.record(newOrder(request, this.nextOrderId(), this.clock.now(), 'open', limitPrice));
     let queue = this.open.get(order.symbol);
     if (queue === undefined) {
       queue = [];
@@ -125,6 +122,13 @@ export class SimulatedBroker implements Broker {
     queue.push(order);
     this.openCount++;
     this.events.emit('order', order);
+    return order;
+  }
+
+  /** Record `request` as refused: a rejected order with `reason`, an `order` and an `error` event. */
+  refuse(request: OrderRequest, reason: string): Order {
+    const order = this.record(newOrder(request, this.nextOrderId(), this.clock.now(), 'rejected'));
+    this.reject(order, reason, order.createdAt);
     return order;
   }
 
@@ -213,20 +217,23 @@ export class SimulatedBroker implements Broker {
    * an emergency exit). The closing order is recorded like any other, tagged
    * `reason`; exchange minimums are not applied.
    */
-  closePosition(symbol: string, price: number, timestamp: number, reason: string): Order | undefined {
+  closePosition(
+    symbol: string,
+    price: number,
+    timestamp: number,
+    reason: string,
+    clientOrderId?: string,
+  ): Order | undefined {
     const held = this.portfolio.quantity(symbol);
     if (held === 0) return undefined;
     const side: Side = held > 0 ? 'sell' : 'buy';
-    const id = `${this.idPrefix}${this.nextId++}`;
-    const order = newOrder(
-      { symbol, side, type: 'market', size: { kind: 'all' }, reduceOnly: true, tag: reason },
-      id,
-      undefined,
-      timestamp,
+    const order = this.record(
+      newOrder(
+        { symbol, side, type: 'market', size: { kind: 'all' }, reduceOnly: true, tag: reason, clientOrderId },
+        this.nextOrderId(),
+        timestamp,
+      ),
     );
-    this.history.push(order);
-    this.byId.set(id, order);
-    this.byClientId.set(id, order);
     this.events.emit('order', order);
     this.execute(order, side === 'buy' ? price * this.buyFactor : price * this.sellFactor, timestamp, true);
     return order;
@@ -258,6 +265,17 @@ export class SimulatedBroker implements Broker {
 
   // ---- Internals ----
 
+  private nextOrderId(): string {
+    return `${this.idPrefix}${this.nextId++}`;
+  }
+
+  private record(order: Order): Order {
+    this.history.push(order);
+    this.byId.set(order.id, order);
+    this.byClientId.set(order.clientOrderId, order);
+    return order;
+  }
+
   private dequeue(queue: Order[], order: Order): void {
     const i = queue.indexOf(order);
     if (i >= 0) {
@@ -266,138 +284,39 @@ export class SimulatedBroker implements Broker {
     }
   }
 
-  /** Resolve the size at `price`, check it against the account and rules, then fill (true) or reject (false). */
+  /** Size the order at `price` against the account and rules, then fill (true) or reject (false). */
   private execute(order: Order, price: number, time: number, forced: boolean): boolean {
-    const portfolio = this.portfolio;
-    const symbol = order.symbol;
-    const held = portfolio.quantity(symbol);
-    const fr = this.feeRate;
-    const buy = order.side === 'buy';
-    const rules = this.markets?.[symbol];
-
-    // 1. Size -> quantity.
-    let quantity: number;
-    /** Sized from cash or equity: a rounding overshoot of the budget is trimmed, not rejected. */
-    let fromBudget = false;
-    /** Closing the whole position exactly: no rounding, so no dust is left. */
-    let exactClose = false;
-    const size: OrderSize = order.size;
-    if (size.kind === 'quantity') {
-      quantity = size.quantity;
-    } else if (size.kind === 'equity-fraction') {
-      quantity = (size.fraction * portfolio.equity) / (price * (1 + fr));
-      fromBudget = true;
-    } else if (buy) {
-      if (held < 0) {
-        quantity = -held;
-        exactClose = true;
-      } else {
-        quantity = portfolio.cash / (price * (1 + fr));
-        fromBudget = true;
-      }
-    } else if (held > 0) {
-      quantity = held;
-      exactClose = true;
-    } else if (this.allowShort) {
-      quantity = portfolio.equity / (price * (1 + fr));
-      fromBudget = true;
-    } else {
-      return this.reject(order, `no long ${symbol} position to sell (size 'all') and shorts are disabled`, time);
-    }
-    if (!exactClose) quantity = this.roundQuantity(quantity, rules);
-
-    if (order.reduceOnly === true) {
-      if (held === 0 || held > 0 === buy) {
-        return this.reject(order, `reduce-only ${order.side} would open or increase a ${symbol} position`, time);
-      }
-      if (quantity > Math.abs(held)) quantity = Math.abs(held);
-    }
-    if (!(quantity > 0)) {
-      return this.reject(
-        order,
-        `order quantity rounds to zero at price ${price} (amount step ${rules?.amountStep ?? 'none'}, ${this.fractional ? 'fractional' : 'whole units'})`,
-        time,
-      );
-    }
-
-    // 2. Shorts.
-    const after = held + (buy ? quantity : -quantity);
-    if (!this.allowShort && after < -Math.abs(held) * TOLERANCE && after < 0) {
-      return this.reject(
-        order,
-        held > 0
-          ? `sell of ${quantity} exceeds the long ${symbol} position of ${held} and shorts are disabled`
-          : `no long ${symbol} position to sell and shorts are disabled`,
-        time,
-      );
-    }
-
-    // 3. Exchange minimums.
-    if (!forced && rules !== undefined) {
-      if (rules.minAmount !== undefined && quantity < rules.minAmount) {
-        return this.reject(order, `quantity ${quantity} is below the minimum amount ${rules.minAmount}`, time);
-      }
-      if (rules.minCost !== undefined && quantity * price < rules.minCost) {
-        return this.reject(order, `order value ${quantity * price} is below the minimum cost ${rules.minCost}`, time);
-      }
-    }
-
-    // 4. Cash for buys.
-    if (buy && !forced) {
-      const cash = portfolio.cash;
-      let cost = quantity * price * (1 + fr);
-      if (cost > cash && fromBudget && cash > 0 && cost <= cash * (1 + TOLERANCE)) {
-        quantity = this.roundQuantity(quantity * (cash / cost) * (1 - 1e-12), rules);
-        cost = quantity * price * (1 + fr);
-      }
-      if (cost > cash) {
-        return this.reject(
-          order,
-          `insufficient cash for ${symbol} buy: need ${cost} (incl. fee ${quantity * price * fr}), have ${cash}`,
-          time,
-        );
-      }
-    }
-
-    // 5. No leverage on shorts: the short's value may not exceed equity after the fill.
-    if (!forced && after < 0 && after < Math.min(held, 0)) {
-      const pos = portfolio.position(symbol);
-      const others = portfolio.equity - portfolio.cash - (pos === undefined ? 0 : pos.quantity * pos.markPrice);
-      const equityAfter = portfolio.cash + held * price - quantity * price * fr + others;
-      if (-after * price > equityAfter * (1 + TOLERANCE)) {
-        return this.reject(
-          order,
-          `insufficient margin for ${symbol} short: ${-after * price} exceeds equity ${equityAfter} (no leverage)`,
-          time,
-        );
-      }
-    }
-
-    // 6. Fill.
-    const fill: Fill = {
-      orderId: order.id,
-      clientOrderId: order.clientOrderId,
-      symbol,
-      side: order.side,
-      quantity,
-      price,
-      fee: quantity * price * fr,
-      timestamp: time,
-      ...(order.tag !== undefined ? { tag: order.tag } : {}),
-    };
-    portfolio.applyFill(fill);
-    order.filledQuantity = quantity;
-    order.averageFillPrice = price;
+    const quantity = sizeOrder(order, this.portfolio, price, this.sizingOf(order.symbol), forced);
+    if (typeof quantity === 'string') return this.reject(order, quantity, time);
+    const fill = fillOf(order, quantity, price, quantity * price * this.feeRate, time);
+    this.portfolio.applyFill(fill);
+    addFill(order, quantity, price);
     order.status = 'filled';
     this.events.emit('fill', fill);
     this.events.emit('order', order);
     return true;
   }
 
-  private roundQuantity(quantity: number, rules: MarketRules | undefined): number {
-    let q = floorToStep(quantity, rules?.amountStep);
-    if (!this.fractional) q = floorToStep(q, 1);
-    return q;
+  private sizingOf(symbol: string): SizingRules {
+    let rules = this.sizing.get(symbol);
+    if (rules === undefined) {
+      const market = this.markets?.[symbol];
+      const step = market?.amountStep;
+      const fractional = this.fractional;
+      rules = {
+        feeRate: this.feeRate,
+        allowShort: this.allowShort,
+        roundQuantity: (q) => {
+          const stepped = floorToStep(q, step);
+          return fractional ? stepped : floorToStep(stepped, 1);
+        },
+        rounding: `amount step ${step ?? 'none'}, ${fractional ? 'fractional' : 'whole units'}`,
+        ...(market?.minAmount !== undefined ? { minAmount: market.minAmount } : {}),
+        ...(market?.minCost !== undefined ? { minCost: market.minCost } : {}),
+      };
+      this.sizing.set(symbol, rules);
+    }
+    return rules;
   }
 
   private reject(order: Order, reason: string, time: number): false {
@@ -412,54 +331,4 @@ export class SimulatedBroker implements Broker {
     });
     return false;
   }
-}
-
-/**
- * An order with one fixed shape (every optional field present, possibly
- * undefined): object spreads of the request would give each order a slow
- * dictionary shape. JSON output omits the undefined fields.
- */
-function newOrder(r: OrderRequest, id: string, limitPrice: number | undefined, createdAt: number): Order {
-  return {
-    symbol: r.symbol,
-    side: r.side,
-    type: r.type,
-    size: r.size,
-    limitPrice,
-    clientOrderId: r.clientOrderId ?? id,
-    reduceOnly: r.reduceOnly,
-    tag: r.tag,
-    id,
-    status: 'open',
-    createdAt,
-    filledQuantity: 0,
-    averageFillPrice: 0,
-    rejectReason: undefined,
-  };
-}
-
-/** Why a request cannot be accepted at all, or undefined when its shape is valid. */
-function validateRequest(r: OrderRequest): string | undefined {
-  if (typeof r.symbol !== 'string' || r.symbol === '') return 'order has no symbol';
-  if (r.side !== 'buy' && r.side !== 'sell') return `unknown order side '${String(r.side)}' (expected buy or sell)`;
-  if (r.type !== 'market' && r.type !== 'limit') {
-    return `unknown order type '${String(r.type)}' (expected market or limit)`;
-  }
-  const size = r.size as OrderSize | undefined;
-  if (size === undefined || typeof size !== 'object') return 'order has no size';
-  if (size.kind === 'quantity') {
-    if (!(Number.isFinite(size.quantity) && size.quantity > 0)) {
-      return `order quantity must be a positive number, got ${size.quantity}`;
-    }
-  } else if (size.kind === 'equity-fraction') {
-    if (!(Number.isFinite(size.fraction) && size.fraction > 0 && size.fraction <= 1)) {
-      return `equity fraction must be in (0, 1], got ${size.fraction}`;
-    }
-  } else if (size.kind !== 'all') {
-    return `unknown order size kind '${String((size as { kind?: unknown }).kind)}'`;
-  }
-  if (r.type === 'limit' && !(Number.isFinite(r.limitPrice) && (r.limitPrice as number) > 0)) {
-    return `limit order needs a positive limitPrice, got ${r.limitPrice}`;
-  }
-  return undefined;
 }

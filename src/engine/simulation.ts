@@ -1,8 +1,10 @@
 /**
  * Wiring of the simulated account: one clock, one event bus, a portfolio, the
- * simulated broker and the engine, built from a BacktestConfig. Backtests use
- * `runSimulation` on candle arrays; paper trading uses `createSimulation` and
- * drives `engine` from a live feed (see replay.ts `drive`).
+ * simulated broker and the engine (with its order gate and risk rules), built
+ * from a BacktestConfig. Backtests use `runSimulation` on candle arrays; paper
+ * trading uses `createSimulation` (resuming a journal's account) and drives
+ * `engine` with the same session loop from the live feed; the embedded
+ * adapter's shadow account is one too.
  */
 import { ConfigError } from '../core/errors.js';
 import { EventBus } from '../core/events.js';
@@ -11,11 +13,13 @@ import type { Strategy } from '../core/strategy.js';
 import { timeframeToMs } from '../core/timeframe.js';
 import type { Candle, MarketRules } from '../core/types.js';
 import { EventClock } from './clock.js';
+import { KillSwitch, killSwitchRule } from './kill-switch.js';
 import { computeMetrics } from './metrics.js';
-import { Portfolio } from './portfolio.js';
+import type { RiskRule } from './order-gate.js';
+import { Portfolio, type PortfolioState } from './portfolio.js';
 import { type ReplaySummary, replay } from './replay.js';
 import type { BacktestConfig, PerformanceMetrics } from './result.js';
-import { SimulatedBroker } from './simulated-broker.js';
+import { SimulatedBroker, type SimulatedBrokerOptions, type SimulatedBrokerState } from './simulated-broker.js';
 import { type StrategyErrorPolicy, TradingEngine } from './trading-engine.js';
 
 export interface SimulationOptions {
@@ -25,6 +29,18 @@ export interface SimulationOptions {
   readonly onStrategyError?: StrategyErrorPolicy;
   readonly recordEquity?: boolean;
   readonly expectedTimestamps?: number;
+  /** Risk rules of the order gate, before the config's kill switch (if any). */
+  readonly rules?: readonly RiskRule[];
+  /** Mixed into client order ids. */
+  readonly orderIdNamespace?: string;
+  /** Prefix of the simulated broker's order ids (default 'sim-'). */
+  readonly idPrefix?: string;
+  /** Continue an earlier run (paper restart): its account, its open orders and its clock. */
+  readonly resume?: {
+    readonly portfolio: PortfolioState;
+    readonly broker: SimulatedBrokerState;
+    readonly time: number;
+  };
 }
 
 export interface Simulation {
@@ -33,6 +49,8 @@ export interface Simulation {
   readonly portfolio: Portfolio;
   readonly events: EventBus;
   readonly clock: EventClock;
+  /** The config's kill switch, when it has limits. */
+  readonly killSwitch: KillSwitch | undefined;
 }
 
 /** Throws a ConfigError naming the first invalid field. */
@@ -66,9 +84,10 @@ export function createSimulation(
 ): Simulation {
   validateBacktestConfig(config);
   const events = options.events ?? new EventBus();
-  const clock = new EventClock();
-  const portfolio = new Portfolio(config.initialCash);
-  const broker = new SimulatedBroker({
+  const resume = options.resume;
+  const clock = new EventClock(resume?.time ?? 0);
+  const portfolio = resume !== undefined ? Portfolio.fromJSON(resume.portfolio) : new Portfolio(config.initialCash);
+  const brokerOptions: SimulatedBrokerOptions = {
     portfolio,
     events,
     clock,
@@ -77,19 +96,26 @@ export function createSimulation(
     allowShort: config.allowShort,
     fractional: config.fractional,
     ...(config.markets !== undefined ? { markets: config.markets } : {}),
-  });
+    ...(options.idPrefix !== undefined ? { idPrefix: options.idPrefix } : {}),
+  };
+  const broker =
+    resume !== undefined ? SimulatedBroker.fromJSON(resume.broker, brokerOptions) : new SimulatedBroker(brokerOptions);
+  const killSwitch = config.killSwitch !== undefined ? new KillSwitch(config.killSwitch) : undefined;
+  const rules = [...(options.rules ?? []), ...(killSwitch !== undefined ? [killSwitchRule(killSwitch)] : [])];
   const engine = new TradingEngine({
     strategy,
     broker,
     portfolio,
     events,
     clock,
+    rules,
+    ...(options.orderIdNamespace !== undefined ? { orderIdNamespace: options.orderIdNamespace } : {}),
     ...(options.log !== undefined ? { log: options.log } : {}),
     ...(options.onStrategyError !== undefined ? { onStrategyError: options.onStrategyError } : {}),
     ...(options.recordEquity !== undefined ? { recordEquity: options.recordEquity } : {}),
     ...(options.expectedTimestamps !== undefined ? { expectedTimestamps: options.expectedTimestamps } : {}),
   });
-  return { engine, broker, portfolio, events, clock };
+  return { engine, broker, portfolio, events, clock, killSwitch };
 }
 
 export interface SimulationRun extends Simulation {

@@ -1,10 +1,12 @@
 /**
- * The event loop core shared by backtest, paper and live trading. A source
- * (file replay, ccxt poller or websocket) pushes closed candles and ticks in
- * time order; the engine lets the broker fill what the candle allows, marks
- * the portfolio, publishes the event and calls the strategy.
+ * The event core shared by backtest, paper and live trading. The session loop
+ * (session.ts) pushes closed candles and ticks in time order; the engine lets
+ * the broker fill what the candle allows, marks the portfolio, publishes the
+ * event and calls the strategy. The strategy's orders go through the engine's
+ * order gate (order-gate.ts: client ids, replayed candles, risk rules) to the
+ * broker, which only executes.
  *
- * Driving it (any mode):
+ * Driving it by hand (runSession does this, and more):
  *   await engine.start();
  *   for each closed candle:  const p = engine.processCandle(candle); if (p) await p;
  *   for each tick:           const p = engine.processTick(tick); if (p) await p;
@@ -18,21 +20,12 @@
 import { DataError, describeError, QuantflowError } from '../core/errors.js';
 import { EventBus } from '../core/events.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import type { Broker, Strategy, StrategyContext } from '../core/strategy.js';
+import type { Strategy, StrategyContext } from '../core/strategy.js';
 import { timeframeToMs } from '../core/timeframe.js';
 import type { Candle, PortfolioView, Tick } from '../core/types.js';
 import { EventClock } from './clock.js';
 import { EquityCurve } from './equity-curve.js';
-
-/** What the engine needs of order execution beyond the strategy-facing `Broker`. All hooks are optional. */
-export interface EngineBroker extends Broker {
-  /** A closed candle arrived, before the strategy sees it: fill what it allows. */
-  onCandle?(candle: Candle): void;
-  onTick?(tick: Tick): void;
-  /** Close a position at once at `price` (plus the broker's costs), tagged `reason`. */
-  closePosition?(symbol: string, price: number, timestamp: number, reason: string): unknown;
-  cancelAll?(symbol?: string): unknown;
-}
+import { type EngineBroker, OrderGate, type RiskRule } from './order-gate.js';
 
 /** What the engine needs of the account beyond the strategy-facing `PortfolioView`. */
 export interface EnginePortfolio extends PortfolioView {
@@ -46,8 +39,13 @@ export type StrategyErrorPolicy = 'stop' | 'continue';
 
 export interface TradingEngineOptions {
   readonly strategy: Strategy;
+  /** Executes orders; the strategy reaches it only through the engine's order gate. */
   readonly broker: EngineBroker;
   readonly portfolio: EnginePortfolio;
+  /** Risk rules of the order gate (e.g. `killSwitchRule`), in every mode. */
+  readonly rules?: readonly RiskRule[];
+  /** Mixed into client order ids (two bots with one strategy on one account need different ones). */
+  readonly orderIdNamespace?: string;
   /** Shared with the broker so order and fill events reach the same observers. */
   readonly events?: EventBus;
   /** Shared with the broker; the engine sets it to each event's time. */
@@ -77,7 +75,10 @@ function isPromiseLike(value: unknown): value is PromiseLike<void> {
 
 export class TradingEngine {
   readonly strategy: Strategy;
+  /** The executing broker (the strategy sees `gate`). */
   readonly broker: EngineBroker;
+  /** The order path in front of the broker: what the strategy's `ctx.broker` is. */
+  readonly gate: OrderGate;
   readonly portfolio: EnginePortfolio;
   readonly events: EventBus;
   readonly clock: EventClock;
@@ -110,8 +111,18 @@ export class TradingEngine {
     this.recordEquity = options.recordEquity ?? true;
     this.brokerSeesCandles = typeof options.broker.onCandle === 'function';
     this.equityCurve = new EquityCurve(options.expectedTimestamps ?? 1024);
+    this.gate = new OrderGate({
+      inner: options.broker,
+      portfolio: options.portfolio,
+      events: this.events,
+      clock: this.clock,
+      log: this.log,
+      strategyName: options.strategy.name,
+      ...(options.orderIdNamespace !== undefined ? { namespace: options.orderIdNamespace } : {}),
+      ...(options.rules !== undefined ? { rules: options.rules } : {}),
+    });
     this.context = Object.freeze({
-      broker: this.broker,
+      broker: this.gate,
       portfolio: this.portfolio,
       clock: this.clock,
       log: this.log,
@@ -186,7 +197,7 @@ export class TradingEngine {
     this.clock.time = time + this.tfMs;
     this._lastCandle = candle;
     this._candles++;
-    if (this.brokerSeesCandles) (this.broker.onCandle as (c: Candle) => void)(candle);
+    if (this.brokerSeesCandles) this.gate.onCandle(candle);
     this.portfolio.mark(candle.symbol, candle.close);
     this.events.emit('candle', candle);
     this.pointPending = this.recordEquity;
@@ -213,7 +224,7 @@ export class TradingEngine {
     this.clock.time = tick.timestamp;
     this._ticks++;
     this.portfolio.mark(tick.symbol, tick.last);
-    this.broker.onTick?.(tick);
+    this.gate.onTick(tick);
     this.events.emit('tick', tick);
     const onTick = this.strategy.onTick;
     if (onTick === undefined) return undefined;
@@ -238,13 +249,13 @@ export class TradingEngine {
    * broker's fees and slippage, stamped with the current clock time.
    */
   closeAll(reason = 'end of data'): void {
-    const broker = this.broker;
-    if (broker.closePosition === undefined) {
+    if (this.broker.closePosition === undefined) {
       throw new StrategyError('this broker cannot close positions (no closePosition hook)');
     }
-    broker.cancelAll?.();
+    const gate = this.gate;
+    gate.cancelAll();
     const open = this.portfolio.positions().slice();
-    for (const p of open) broker.closePosition(p.symbol, p.markPrice, this.clock.now(), reason);
+    for (const p of open) gate.closePosition(p.symbol, p.markPrice, this.clock.now(), reason);
     if (open.length > 0 && this.recordEquity && this._candles > 0) this.pointPending = true;
   }
 

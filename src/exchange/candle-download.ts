@@ -21,7 +21,8 @@ import { silentLogger } from '../core/logger.js';
 import { timeframeToMs } from '../core/timeframe.js';
 import type { Candle, Timeframe } from '../core/types.js';
 import { appendCandlesCsv } from '../data/candle-csv-writer.js';
-import { checkCandleTimeframe } from './ccxt-exchange.js';
+import { candleFromOhlcv, type OhlcvRow, OhlcvRowError } from '../data/ohlcv.js';
+import { checkCandleTimeframe, exchangeClock } from './ccxt-exchange.js';
 import {
   classifyError,
   DEFAULT_RETRY,
@@ -97,8 +98,6 @@ export interface DownloadResult {
   readonly notes: readonly string[];
 }
 
-type OhlcvRow = readonly (number | undefined)[];
-
 const DEFAULT_PAGE_SIZE = 1000;
 
 /** `<exchange>_<BASE-QUOTE>_<tf>.csv`, the cache file name the data loader reads symbol and timeframe from. */
@@ -173,28 +172,14 @@ async function lastCachedTimestamp(file: string, log: Logger): Promise<number | 
   }
 }
 
-/** Checks one OHLCV row from ccxt; an unusable row is a ccxt BadResponse (retried), a bad candle a DataError. */
+/** One OHLCV row through the shared intake; an unusable row is a ccxt BadResponse (retried), a bad candle a DataError. */
 function toCandle(row: OhlcvRow, symbol: string, timeframe: Timeframe, exchangeId: string): Candle {
-  if (!Array.isArray(row) || row.length < 6 || !Number.isInteger(row[0])) {
-    throw new ccxt.BadResponse(`${exchangeId} fetchOHLCV returned an unusable row: ${JSON.stringify(row)}`);
+  try {
+    return candleFromOhlcv(row, symbol, timeframe, exchangeId);
+  } catch (err) {
+    if (err instanceof OhlcvRowError && err.malformed) throw new ccxt.BadResponse(err.message);
+    throw err;
   }
-  const [timestamp, open, high, low, close, volume] = row as [number, number, number, number, number, number];
-  const bad = (field: string, why: string) =>
-    new DataError(`${exchangeId} candle ${iso(timestamp)}: ${why}`, { symbol, field });
-  for (const [field, v] of [
-    ['open', open],
-    ['high', high],
-    ['low', low],
-    ['close', close],
-    ['volume', volume],
-  ] as const) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(field, `${field} is not a finite number (${v})`);
-  }
-  if (!(low > 0)) throw bad('low', `low must be > 0, got ${low}`);
-  if (high < Math.max(open, close, low)) throw bad('high', `high ${high} is below open, close or low`);
-  if (low > Math.min(open, close)) throw bad('low', `low ${low} is above open or close`);
-  if (volume < 0) throw bad('volume', `volume must be >= 0, got ${volume}`);
-  return { timestamp, open, high, low, close, volume, symbol, timeframe };
 }
 
 /** Runs exchange calls through retry.ts's `withRetry`, counts the retries, and names the call in the error it gives up with. */
@@ -242,15 +227,6 @@ async function checkMarket(exchange: Exchange, symbol: string, timeframe: Timefr
     throw new ConfigError(`${exchange.id} has no market '${symbol}'`, { field: 'symbol' });
   }
   checkCandleTimeframe(exchange, timeframe);
-}
-
-/** The exchange's clock (its fetchTime), else the local one. */
-async function exchangeNow(exchange: Exchange, retrier: Retrier): Promise<number> {
-  if (exchange.has.fetchTime === true) {
-    const t = await retrier.run('fetchTime', () => exchange.fetchTime());
-    if (t !== undefined && Number.isFinite(t)) return t;
-  }
-  return exchange.milliseconds();
 }
 
 /** One page of candles opening at or after `from`, checked and in order. */
@@ -338,7 +314,7 @@ export async function downloadCandles(options: DownloadCandlesOptions): Promise<
 
   try {
     await checkMarket(exchange, symbol, timeframe, retrier);
-    const now = options.now ?? (await exchangeNow(exchange, retrier));
+    const now = options.now ?? (await exchangeClock(exchange, (what, fn) => retrier.run(what, fn)));
     serverNow = now;
     resumedAfter = await lastCachedTimestamp(file, log);
     let cursor = options.since;

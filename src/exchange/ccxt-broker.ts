@@ -1,23 +1,31 @@
 /**
  * Live order execution through ccxt, behind the same `Broker` interface the
- * simulated broker implements (plus the engine's broker hooks).
+ * simulated broker implements (plus the engine's broker hooks). Orders reach
+ * it through the engine's order gate (client ids, risk rules); it executes.
  *
  * - Orders are queued and run one at a time (a strategy may fire several
  *   without awaiting; the second is sized after the first has settled).
- * - Sizes resolve at the last known price (candle close or tick), are rounded
- *   with ccxt's `amountToPrecision` / `priceToPrecision` and checked against
- *   the market's minimum amount and cost: too small is rejected here (logged,
- *   an `error` event and a rejected `order` event) and never sent.
- * - Every order carries the client order id the trading gate gave it. Before
- *   it is sent it is journaled as 'pending' (write-ahead), so a crash at any
- *   point leaves a record to look up.
- * - A send that fails in a way that leaves the outcome unknown (timeout,
- *   dropped connection, 5xx, 429, garbled answer) is never blindly repeated:
- *   after the backoff delay the order is looked up by client order id
- *   (fetchOrder with clientOrderId, then open and closed orders), and only
- *   re-sent when it is not there. A refusal (InsufficientFunds, InvalidOrder,
- *   BadRequest, AuthenticationError, ...) is not retried: the order becomes
- *   'rejected' with the exchange's reason and an `error` event is published.
+ * - Sizes resolve at the last known price (candle close or tick) with the
+ *   order path's `sizeOrder` (engine/orders.ts) and this venue's settings:
+ *   the market's taker fee, a budget buffer, no shorts (spot), ccxt's
+ *   `amountToPrecision` and the market's minimum amount and cost. Too small or
+ *   not payable is rejected here (logged, an `error` event and a rejected
+ *   `order` event) and never sent.
+ * - Before an order is sent it is journaled as 'pending' (write-ahead), so a
+ *   crash at any point leaves a record to look up.
+ * - Never two orders for one intent. A send whose outcome is unknown (timeout,
+ *   dropped connection, 5xx, garbled answer) is not repeated until the order
+ *   has been looked up by client order id past the exchange's acceptance
+ *   window since the send (`acceptanceWindowMs`: Binance refuses a request
+ *   older than its `recvWindow`, so an order not there by then never will be)
+ *   and no trade on the symbol since is left unexplained; a client id alone
+ *   does not protect (Binance treats it as unique only among OPEN orders).
+ *   When that cannot be established the order is marked uncertain: never
+ *   re-sent, resolved by the next sync. A refusal (InsufficientFunds,
+ *   InvalidOrder, BadRequest, AuthenticationError, ...) is not retried: the
+ *   order becomes 'rejected' with the exchange's reason and an `error` event.
+ *   A rate-limit answer (429/418) or a stale-timestamp refusal means the
+ *   request was not processed: it is looked up once and re-sent after the wait.
  * - Fills are never assumed: an order's trades are read back from the
  *   exchange (fetchOrderTrades, else fetchMyTrades) and each trade is applied
  *   once (by trade id) to the portfolio and published as a `fill` event.
@@ -37,11 +45,21 @@ import { ExchangeError, OrderRejectedError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { Clock } from '../core/strategy.js';
-import type { Candle, Fill, Order, OrderRequest, OrderStatus, Tick } from '../core/types.js';
+import type { Candle, Order, OrderRequest, OrderStatus, Tick } from '../core/types.js';
+import type { EngineBroker } from '../engine/order-gate.js';
+import {
+  addFill,
+  fillOf,
+  isOpenStatus as isOpen,
+  newOrder,
+  type SizingRules,
+  sizeOrder,
+  validateOrderRequest,
+} from '../engine/orders.js';
 import type { Portfolio } from '../engine/portfolio.js';
-import type { EngineBroker } from '../engine/trading-engine.js';
 import type { Redactor } from './credentials.js';
 import {
+  abortableSleep,
   classifyError,
   DEFAULT_RETRY,
   lastAnswerUnparsable,
@@ -68,6 +86,8 @@ export interface LiveOrder extends Order {
   needsSync?: boolean;
   /** Exchange status as ccxt reports it ('open', 'closed', 'canceled', 'expired', 'rejected'). */
   remoteStatus?: string;
+  /** Wall-clock time (ms) of the last send: the exchange may still accept it until the acceptance window has passed. */
+  sentAt?: number;
 }
 
 export interface CcxtBrokerState {
@@ -96,6 +116,13 @@ export interface CcxtBrokerOptions {
   readonly orderParams?: Record<string, unknown>;
   /** Done orders kept in the journal for de-duplication (default 200). */
   readonly keepDoneOrders?: number;
+  /**
+   * How long after a send the exchange may still execute it (ms): an order
+   * whose answer was lost is looked up until then before it may be sent
+   * again. Default: the exchange's `recvWindow` option (ccxt binance: 10 s),
+   * else 10 s, plus 1 s for the clocks' difference.
+   */
+  readonly acceptanceWindowMs?: number;
   readonly signal?: AbortSignal;
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly onRetry?: RetryContext['onRetry'];
@@ -103,7 +130,21 @@ export interface CcxtBrokerOptions {
 }
 
 const EPS = 1e-12;
-const isOpen = (s: OrderStatus) => s === 'pending' || s === 'open' || s === 'partially_filled';
+/** Binance refuses a request whose timestamp is more than 1 s ahead of its clock: the margin for clock skew. */
+const CLOCK_SKEW_MS = 1_000;
+
+/** The request was refused before the exchange processed it (rate limiter, stale timestamp): it cannot have executed. */
+function notProcessed(err: unknown): boolean {
+  return (
+    err instanceof ccxt.DDoSProtection || err instanceof ccxt.RateLimitExceeded || err instanceof ccxt.InvalidNonce
+  );
+}
+
+/** The exchange's acceptance window for a signed request: its `recvWindow` option, else 10 s. */
+export function defaultAcceptanceWindowMs(exchange: Exchange): number {
+  const w = (exchange.options as Record<string, unknown> | undefined)?.recvWindow;
+  return (typeof w === 'number' && Number.isFinite(w) && w > 0 ? w : 10_000) + CLOCK_SKEW_MS;
+}
 
 export class CcxtBroker implements EngineBroker {
   readonly exchange: Exchange;
@@ -117,13 +158,16 @@ export class CcxtBroker implements EngineBroker {
   private readonly buffer: number;
   private readonly orderParams: Record<string, unknown>;
   private readonly keepDone: number;
+  private readonly acceptanceWindowMs: number;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly orders: LiveOrder[] = [];
   private readonly byClientId = new Map<string, LiveOrder>();
   private readonly lastPrice = new Map<string, number>();
   private balances: Record<string, number> = {};
   private chain: Promise<unknown> = Promise.resolve();
+  private direct = 0;
   /** Counters for the run summary. */
-  readonly stats = { sent: 0, rejected: 0, lookups: 0, resent: 0, fills: 0, skippedTooSmall: 0 };
+  readonly stats = { sent: 0, rejected: 0, lookups: 0, resent: 0, fills: 0 };
 
   constructor(options: CcxtBrokerOptions) {
     this.exchange = options.exchange;
@@ -136,6 +180,8 @@ export class CcxtBroker implements EngineBroker {
     this.buffer = options.sizingBuffer ?? 0.005;
     this.orderParams = options.orderParams ?? {};
     this.keepDone = options.keepDoneOrders ?? 200;
+    this.acceptanceWindowMs = options.acceptanceWindowMs ?? defaultAcceptanceWindowMs(options.exchange);
+    this.sleep = options.sleep ?? abortableSleep;
     this.retryCtx = {
       exchange: options.exchange,
       policy: options.retry ?? DEFAULT_RETRY,
@@ -197,7 +243,13 @@ export class CcxtBroker implements EngineBroker {
   }
 
   /** Close a position with a market order (queued like any order). */
-  closePosition(symbol: string, _price: number, _timestamp: number, reason: string): Promise<Order> | undefined {
+  closePosition(
+    symbol: string,
+    _price: number,
+    _timestamp: number,
+    reason: string,
+    clientOrderId?: string,
+  ): Promise<Order> | undefined {
     const held = this.portfolioRef.quantity(symbol);
     if (held === 0) return undefined;
     return this.submit({
@@ -207,11 +259,13 @@ export class CcxtBroker implements EngineBroker {
       size: { kind: 'all' },
       reduceOnly: true,
       tag: reason,
-      clientOrderId: `qfclose${Math.floor(this.clock.now()).toString(36)}${symbol.replace(/[^A-Za-z0-9]/g, '')}`.slice(
-        0,
-        32,
-      ),
+      ...(clientOrderId !== undefined ? { clientOrderId } : {}),
     });
+  }
+
+  /** Record `request` as refused before anything was sent (the order gate's risk rules, a bad shape). */
+  refuse(request: OrderRequest, reason: string): Order {
+    return this.rejectLocally(request, request.clientOrderId ?? this.fallbackId(), reason);
   }
 
   /** Cancel every open order (of one symbol or all); resolves with how many were cancelled. */
@@ -266,6 +320,17 @@ export class CcxtBroker implements EngineBroker {
    */
   recoverOrders(): Promise<RecoveredOrders> {
     return this.enqueue(async () => {
+      // an order sent just before the crash may still be accepted until its window has passed
+      const pendingWindow = Math.max(
+        0,
+        ...this.orders.map((o) => (o.unknownOutcome === true ? this.windowLeft(o) : 0)),
+      );
+      if (pendingWindow > 0) {
+        this.log.info('waiting for the acceptance window of an order sent just before the restart', {
+          ms: pendingWindow,
+        });
+        await this.sleep(pendingWindow);
+      }
       const filled: RecoveredFill[] = [];
       const vanished: VanishedOrder[] = [];
       for (const o of this.orders) {
@@ -411,68 +476,54 @@ export class CcxtBroker implements EngineBroker {
     return undefined;
   }
 
-  /** The order's amount in base units before rounding, or why it cannot be sized. */
-  private size(req: OrderRequest, price: number): number | string {
-    const p = this.portfolioRef;
-    const held = p.quantity(req.symbol);
-    const fee = this.market(req.symbol)?.taker ?? 0.001;
-    const perUnit = price * (1 + fee);
-    const cashBudget = (Math.max(0, p.cash) * (1 - this.buffer)) / perUnit;
-    const buy = req.side === 'buy';
-    let amount: number;
-    const size = req.size;
-    if (size.kind === 'quantity') amount = size.quantity;
-    else if (size.kind === 'equity-fraction') {
-      amount = (size.fraction * p.equity * (1 - this.buffer)) / perUnit;
-      if (buy) amount = Math.min(amount, cashBudget);
-      else amount = Math.min(amount, Math.max(0, held));
-    } else if (buy) amount = held < 0 ? -held : cashBudget;
-    else amount = held > 0 ? held : 0;
-
-    if (req.reduceOnly === true) {
-      if (held === 0 || held > 0 === buy) {
-        return `reduce-only ${req.side} would open or increase a ${req.symbol} position`;
-      }
-      amount = Math.min(amount, Math.abs(held));
-    }
-    if (!buy && amount > Math.max(0, held) * (1 + 1e-9) + EPS) {
-      return held > 0
-        ? `sell of ${amount} exceeds the ${req.symbol} position of ${held} (spot trading: no shorts)`
-        : `no ${req.symbol} position to sell (spot trading: no shorts)`;
-    }
-    if (!(amount > 0)) return `order size resolves to nothing (cash ${p.cash}, position ${held})`;
-    return amount;
+  /** This venue's sizing: the market's taker fee, the budget buffer, spot (no shorts), ccxt's precision, minimums. */
+  private sizingRules(symbol: string, market: NonNullable<Market>): SizingRules {
+    const minAmount = market.limits?.amount?.min ?? undefined;
+    const minCost = market.limits?.cost?.min ?? undefined;
+    return {
+      feeRate: market.taker ?? 0.001,
+      allowShort: false,
+      budgetBuffer: this.buffer,
+      roundQuantity: (q) => {
+        try {
+          return Number(this.exchange.amountToPrecision(symbol, q));
+        } catch {
+          return 0; // below the precision: ccxt refuses to format it
+        }
+      },
+      rounding: "the market's precision",
+      roundCloses: true,
+      ...(typeof minAmount === 'number' ? { minAmount } : {}),
+      ...(typeof minCost === 'number' ? { minCost } : {}),
+    };
   }
 
-  private newOrder(
+  private liveOrder(
     req: OrderRequest,
     clientOrderId: string,
     amount: number,
     limitPrice: number | undefined,
   ): LiveOrder {
     return {
-      symbol: req.symbol,
-      side: req.side,
-      type: req.type,
-      size: req.size,
-      limitPrice,
-      clientOrderId,
-      reduceOnly: req.reduceOnly,
-      tag: req.tag,
-      id: clientOrderId,
-      status: 'pending',
-      createdAt: this.clock.now(),
-      filledQuantity: 0,
-      averageFillPrice: 0,
-      rejectReason: undefined,
+      ...newOrder({ ...req, clientOrderId }, clientOrderId, this.clock.now(), 'pending', limitPrice),
       amount,
       remoteFilled: 0,
       appliedTradeIds: [],
     };
   }
 
+  /** A client order id for an order submitted without one (the order gate always gives one). */
+  private fallbackId(): string {
+    return `qfdirect${Date.now().toString(36)}${(++this.direct).toString(36)}`;
+  }
+
+  /** Milliseconds until the exchange can no longer accept the order's last send (0 when passed or unknown). */
+  private windowLeft(order: LiveOrder): number {
+    return order.sentAt === undefined ? 0 : Math.max(0, order.sentAt + this.acceptanceWindowMs - Date.now());
+  }
+
   private async place(req: OrderRequest): Promise<Order> {
-    const clientOrderId = req.clientOrderId ?? `qf${Date.now().toString(36)}`;
+    const clientOrderId = req.clientOrderId ?? this.fallbackId();
     const known = this.byClientId.get(clientOrderId);
     if (known !== undefined) {
       // The same decision again (a candle re-processed after a restart): never a second order.
@@ -485,41 +536,20 @@ export class CcxtBroker implements EngineBroker {
     }
     let order: LiveOrder | undefined;
     try {
-      const shapeProblem = validateShape(req);
+      const shapeProblem = validateOrderRequest(req);
       if (shapeProblem !== undefined) return this.rejectLocally(req, clientOrderId, shapeProblem);
       const market = this.market(req.symbol);
       if (market === undefined) return this.rejectLocally(req, clientOrderId, `unknown market ${req.symbol}`);
-      const ref = req.type === 'limit' ? (req.limitPrice as number) : await this.referencePrice(req.symbol);
-      if (ref === undefined) return this.rejectLocally(req, clientOrderId, `no price known for ${req.symbol}`);
-      const sized = this.size(req, ref);
-      if (typeof sized === 'string') return this.rejectLocally(req, clientOrderId, sized);
+      const limitPrice =
+        req.type === 'limit' ? Number(this.exchange.priceToPrecision(req.symbol, req.limitPrice)) : undefined;
+      const price = limitPrice ?? (await this.referencePrice(req.symbol));
+      if (price === undefined) return this.rejectLocally(req, clientOrderId, `no price known for ${req.symbol}`);
+      const amount = sizeOrder(req, this.portfolioRef, price, this.sizingRules(req.symbol, market));
+      if (typeof amount === 'string') return this.rejectLocally(req, clientOrderId, `${amount}: not sent`);
 
-      // Exchange precision and minimums (ccxt's helpers truncate amounts, round prices).
-      let amount: number;
-      try {
-        amount = Number(this.exchange.amountToPrecision(req.symbol, sized));
-      } catch {
-        amount = 0;
-      }
-      let limitPrice: number | undefined;
-      if (req.type === 'limit') limitPrice = Number(this.exchange.priceToPrecision(req.symbol, req.limitPrice));
-      const minAmount = market.limits?.amount?.min ?? undefined;
-      const minCost = market.limits?.cost?.min ?? undefined;
-      const price = limitPrice ?? ref;
-      let tooSmall: string | undefined;
-      if (!(amount > 0)) tooSmall = `amount ${sized} rounds to 0 at the market's precision`;
-      else if (typeof minAmount === 'number' && amount < minAmount) {
-        tooSmall = `amount ${amount} is below the market minimum ${minAmount}`;
-      } else if (typeof minCost === 'number' && amount * price < minCost) {
-        tooSmall = `order value ${round8(amount * price)} is below the market minimum cost ${minCost}`;
-      }
-      if (tooSmall !== undefined) {
-        this.stats.skippedTooSmall++;
-        return this.rejectLocally(req, clientOrderId, `${tooSmall}: not sent`);
-      }
-
-      order = this.newOrder(req, clientOrderId, amount, limitPrice);
+      order = this.liveOrder(req, clientOrderId, amount, limitPrice);
       order.unknownOutcome = true; // until the exchange answers
+      order.sentAt = Date.now();
       this.remember(order);
       await this.persist(); // write-ahead: a crash from here on leaves the id to look up
       this.events.emit('order', order);
@@ -550,9 +580,9 @@ export class CcxtBroker implements EngineBroker {
   }
 
   /**
-   * createOrder, retried without ever placing the order twice: after a failure
-   * whose outcome is unknown, wait (backoff, Retry-After), look the order up by
-   * client order id, and re-send only when the exchange does not have it.
+   * createOrder, never placing the order twice: after a failure whose outcome
+   * is unknown the order is settled first (`settleUnknown`); it is sent again
+   * only when the exchange cannot have accepted it.
    */
   private async sendIdempotently(
     order: LiveOrder,
@@ -561,10 +591,10 @@ export class CcxtBroker implements EngineBroker {
   ): Promise<CcxtOrder | 'rejected' | 'unknown'> {
     const { symbol, type, side, clientOrderId } = order;
     const policy = this.retryCtx.policy;
-    const sleep = this.retryCtx.sleep ?? ((ms: number, s?: AbortSignal) => defaultSleep(ms, s));
     for (let attempt = 0; ; attempt++) {
       try {
         this.stats.sent++;
+        order.sentAt = Date.now();
         const res = await this.exchange.createOrder(symbol, type, side, amount, price, {
           ...this.orderParams,
           clientOrderId,
@@ -584,41 +614,112 @@ export class CcxtBroker implements EngineBroker {
           await this.persist();
           return 'rejected';
         }
+        const settled = await this.settleUnknown(order, err, attempt);
+        if (settled !== 'absent') {
+          if (settled === 'unknown') await this.persist();
+          return settled;
+        }
         if (attempt >= policy.maxRetries) {
-          this.uncertain(order, err, 'retries exhausted');
+          this.reject(order, `the exchange did not take it in ${attempt + 1} sends: ${this.reasonOf(err)}`);
           await this.persist();
-          return 'unknown';
-        }
-        const delayMs = retryDelay(err, attempt, this.retryCtx);
-        this.retryCtx.onRetry?.({ what: `createOrder ${clientOrderId}`, attempt: attempt + 1, delayMs, error: err });
-        this.log.warn('order send failed, outcome unknown: looking it up before any retry', {
-          clientOrderId,
-          symbol,
-          error: this.redactor.text(err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 240),
-          attempt: attempt + 1,
-          delayMs,
-        });
-        await sleep(delayMs, this.retryCtx.signal);
-        if (this.retryCtx.signal?.aborted) {
-          this.uncertain(order, err, 'stopping');
-          return 'unknown';
-        }
-        const found = await this.lookupSafely(order);
-        if (found === 'failed') {
-          this.uncertain(order, err, 'the lookup failed too');
-          await this.persist();
-          return 'unknown';
-        }
-        if (found !== undefined) {
-          this.log.info('order found on the exchange after a failed send: not re-sent', {
-            clientOrderId,
-            exchangeOrderId: found.id,
-            status: found.status,
-          });
-          return found;
+          return 'rejected';
         }
         this.stats.resent++;
+        this.log.warn('order not on the exchange and it can no longer accept the earlier send: sending it again', {
+          clientOrderId,
+          symbol,
+          attempt: attempt + 1,
+        });
       }
+    }
+  }
+
+  /**
+   * After a send that got no usable answer: the exchange's order if it has
+   * it; 'absent' when it cannot have accepted it (refused unprocessed, or not
+   * there once the acceptance window since the send has passed, with no trade
+   * on the symbol left unexplained); 'unknown' (reported, the order left
+   * uncertain for the next sync) when that cannot be established.
+   */
+  private async settleUnknown(
+    order: LiveOrder,
+    err: unknown,
+    attempt: number,
+  ): Promise<CcxtOrder | 'absent' | 'unknown'> {
+    const { clientOrderId, symbol } = order;
+    const signal = this.retryCtx.signal;
+    const refused = notProcessed(err);
+    const deadline = refused ? Number.NEGATIVE_INFINITY : (order.sentAt ?? Date.now()) + this.acceptanceWindowMs;
+    let delayMs = retryDelay(err, attempt, this.retryCtx);
+    this.retryCtx.onRetry?.({ what: `createOrder ${clientOrderId}`, attempt: attempt + 1, delayMs, error: err });
+    this.log.warn(
+      refused
+        ? 'order refused unprocessed: looking it up, then sending it again'
+        : 'order send failed, outcome unknown: looking it up by client order id before anything is sent again',
+      {
+        clientOrderId,
+        symbol,
+        error: this.reasonOf(err).slice(0, 240),
+        attempt: attempt + 1,
+        delayMs,
+        ...(refused ? {} : { lookupUntil: new Date(deadline).toISOString() }),
+      },
+    );
+    for (let lookup = 1; ; lookup++) {
+      await this.sleep(delayMs, signal);
+      if (signal?.aborted) {
+        this.uncertain(order, err, 'stopping');
+        return 'unknown';
+      }
+      const askedAt = Date.now();
+      const found = await this.lookupSafely(order); // retried inside: a failure here is final
+      if (found === 'failed') {
+        this.uncertain(order, err, 'the lookup failed too');
+        return 'unknown';
+      }
+      if (found !== undefined) {
+        this.log.info('order found on the exchange after a failed send: not re-sent', {
+          clientOrderId,
+          exchangeOrderId: found.id,
+          status: found.status,
+          lookups: lookup,
+        });
+        return found;
+      }
+      if (askedAt >= deadline) break;
+      // the next lookup: backoff, but not later than just past the deadline
+      delayMs = retryDelay(err, Math.min(attempt + lookup, 8), this.retryCtx);
+      if (askedAt < deadline) delayMs = Math.min(delayMs, Math.max(1, deadline - Date.now()));
+    }
+    if (!refused) {
+      const unexplained = await this.unexplainedTrades(order);
+      if (unexplained !== 0) {
+        this.uncertain(
+          order,
+          err,
+          unexplained === 'failed'
+            ? 'its trades could not be checked'
+            : `${unexplained} trade(s) on ${symbol} since the send belong to no known order`,
+        );
+        return 'unknown';
+      }
+    }
+    return 'absent';
+  }
+
+  /** Trades on the order's symbol since it was decided that belong to no tracked order; 'failed' when unknown. */
+  private async unexplainedTrades(order: LiveOrder): Promise<number | 'failed'> {
+    if (this.exchange.has.fetchMyTrades !== true) return 0;
+    try {
+      const since = Math.max(0, Math.floor(order.createdAt - 60_000));
+      const trades = await this.retry(`fetchMyTrades ${order.symbol}`, () =>
+        this.checked('fetchMyTrades', this.exchange.fetchMyTrades(order.symbol, since)),
+      );
+      const ours = new Set(this.orders.map((o) => o.exchangeOrderId).filter((id) => id !== undefined));
+      return trades.filter((t) => t.order === undefined || !ours.has(t.order)).length;
+    } catch (err) {
+      this.log.warn('trade check after a lost order answer failed', { error: this.reasonOf(err).slice(0, 240) });
+      return 'failed';
     }
   }
 
@@ -714,6 +815,9 @@ export class CcxtBroker implements EngineBroker {
   private async syncOrder(order: LiveOrder, recovering: boolean): Promise<boolean> {
     const remote = await this.lookup(order);
     if (remote === undefined) {
+      if ((order.unknownOutcome === true || order.status === 'pending') && this.windowLeft(order) > 0) {
+        return true; // the exchange may still accept the send: ask again at the next sync
+      }
       if (order.unknownOutcome === true || order.status === 'pending') {
         // Sent (or about to be) but the exchange never got it: it is not re-sent; the decision is stale.
         order.unknownOutcome = false;
@@ -829,21 +933,9 @@ export class CcxtBroker implements EngineBroker {
         currency: feeCurrency,
       });
     }
-    const fill: Fill = {
-      orderId: order.id,
-      clientOrderId: order.clientOrderId,
-      symbol: order.symbol,
-      side: order.side,
-      quantity,
-      price,
-      fee: feeQuote,
-      timestamp: t.timestamp ?? this.clock.now(),
-      ...(order.tag !== undefined ? { tag: order.tag } : {}),
-    };
+    const fill = fillOf(order, quantity, price, feeQuote, t.timestamp ?? this.clock.now());
     order.appliedTradeIds.push(tradeId);
-    const prevQty = order.filledQuantity;
-    order.filledQuantity = prevQty + amount;
-    order.averageFillPrice = (order.averageFillPrice * prevQty + price * amount) / order.filledQuantity;
+    addFill(order, amount, price);
     if (quantity > 0) this.portfolioRef.applyFill(fill);
     this.stats.fills++;
     // expected exchange balances
@@ -878,17 +970,7 @@ export class CcxtBroker implements EngineBroker {
     if (tradable > 0) return;
     const price = order.averageFillPrice > 0 ? order.averageFillPrice : (this.lastPrice.get(order.symbol) ?? 0);
     if (!(price > 0)) return;
-    this.portfolioRef.applyFill({
-      orderId: order.id,
-      clientOrderId: order.clientOrderId,
-      symbol: order.symbol,
-      side: 'sell',
-      quantity: held,
-      price,
-      fee: 0,
-      timestamp: this.clock.now(),
-      tag: 'dust write-off',
-    });
+    this.portfolioRef.applyFill({ ...fillOf(order, held, price, 0, this.clock.now()), tag: 'dust write-off' });
     this.log.info('untradable remainder written off the position (it stays on the exchange)', {
       symbol: order.symbol,
       quantity: held,
@@ -958,9 +1040,9 @@ export class CcxtBroker implements EngineBroker {
     });
   }
 
-  /** A request refused before anything was sent (shape, size, minimums). */
+  /** A request refused before anything was sent (shape, size, minimums, risk rules). */
   private rejectLocally(req: OrderRequest, clientOrderId: string, reason: string): LiveOrder {
-    const order = this.newOrder(req, clientOrderId, 0, req.limitPrice);
+    const order = this.liveOrder(req, clientOrderId, 0, req.limitPrice);
     this.remember(order);
     this.reject(order, reason);
     void this.persist().catch(() => undefined);
@@ -995,40 +1077,4 @@ export interface RecoveredOrders {
 function isDuplicateOrder(err: unknown): boolean {
   if (err instanceof ccxt.DuplicateOrderId) return true;
   return err instanceof ccxt.InvalidOrder && /duplicate/i.test(err.message);
-}
-
-function validateShape(r: OrderRequest): string | undefined {
-  if (r.side !== 'buy' && r.side !== 'sell') return `unknown order side '${String(r.side)}'`;
-  if (r.type !== 'market' && r.type !== 'limit') return `unknown order type '${String(r.type)}'`;
-  const s = r.size;
-  if (s === undefined || typeof s !== 'object') return 'order has no size';
-  if (s.kind === 'quantity' && !(Number.isFinite(s.quantity) && s.quantity > 0)) {
-    return `order quantity must be a positive number, got ${s.quantity}`;
-  }
-  if (s.kind === 'equity-fraction' && !(Number.isFinite(s.fraction) && s.fraction > 0 && s.fraction <= 1)) {
-    return `equity fraction must be in (0, 1], got ${s.fraction}`;
-  }
-  if (r.type === 'limit' && !(Number.isFinite(r.limitPrice) && (r.limitPrice as number) > 0)) {
-    return `limit order needs a positive limitPrice, got ${r.limitPrice}`;
-  }
-  return undefined;
-}
-
-function round8(x: number): number {
-  return Number(x.toFixed(8));
-}
-
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted || ms <= 0) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

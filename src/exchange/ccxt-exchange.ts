@@ -12,6 +12,7 @@ import ccxt, { type Exchange, type Market } from 'ccxt';
 import { ConfigError } from '../core/errors.js';
 import type { MarketRules, Timeframe } from '../core/types.js';
 import type { ExchangeCredentials } from './credentials.js';
+import { lastAnswerUnparsable, UnparsableAnswerError } from './retry.js';
 
 /** Environment variable of the testing hook: a base URL (http://127.0.0.1:PORT) every exchange URL is rewritten to. */
 export const URL_OVERRIDE_ENV = 'QUANTFLOW_EXCHANGE_URL_OVERRIDE';
@@ -188,4 +189,23 @@ export function marketRules(exchange: Exchange, symbol: string): MarketRules {
 export function takerFee(exchange: Exchange, symbol: string, fallback = 0.001): number {
   const fee = exchange.markets?.[symbol]?.taker;
   return typeof fee === 'number' && Number.isFinite(fee) && fee >= 0 ? fee : fallback;
+}
+
+/**
+ * The exchange's clock: its fetchTime when it has one (through `call`, which
+ * adds retries), else ccxt's local clock.
+ */
+export async function exchangeClock(
+  exchange: Exchange,
+  call: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<number> {
+  if (exchange.has.fetchTime === true) {
+    const t = await call('fetchTime', async () => {
+      const v = await exchange.fetchTime();
+      if (lastAnswerUnparsable(exchange)) throw new UnparsableAnswerError('fetchTime');
+      return v;
+    });
+    if (typeof t === 'number' && Number.isFinite(t)) return t;
+  }
+  return exchange.milliseconds();
 }

@@ -19,12 +19,22 @@
  *
  * Start-up: the last `warmupCandles` closed candles per symbol are delivered
  * first as 'warmup' (strategy state only, no trading), so the first live
- * candle can already be predicted. When resuming a journal, candles after the
- * last processed one are 'backfill' except the newest closed one, which is
- * 'live'. In steady state each newly closed candle is 'live'; if several
- * closed at once (a stall, a reconnect), only the newest per symbol is
- * 'live' and the older ones are 'backfill' — orders are only placed for the
- * latest closed candle, never for stale ones.
+ * candle can already be predicted. When resuming a journal, the warm-up is
+ * the `warmupCandles` candles up to the last processed one, and every candle
+ * after it is 'backfill' except the newest closed one, which is 'live'. In
+ * steady state each newly closed candle is 'live'; if several closed at once
+ * (a stall, a reconnect), only the newest per symbol is 'live' and the older
+ * ones are 'backfill'. After each such delivery a `synced` event follows: the
+ * order gate then acts on what the strategy decided on the replayed candles
+ * (see engine/order-gate.ts).
+ *
+ * Every candle passes the file loader's checks (data/ohlcv.ts); a bad one is
+ * skipped with an `error` event (context 'feed') naming the exchange, symbol,
+ * time and field, and never traded on. A finite but absurd one — prices that
+ * jump from the previous close by more than `maxJumpRanges` times the recent
+ * average range (a close of 1e300, a stray print) — is skipped and reported
+ * the same way, unless the next candle confirms the new level. Ticks whose
+ * price is that far off are dropped.
  *
  * Ticks: `watchTicker` where available, else `fetchTicker` every
  * `tickPollMs`; a pending tick not yet consumed is replaced by a newer one of
@@ -35,7 +45,12 @@ import { DataError, ExchangeError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { timeframeToMs } from '../core/timeframe.js';
-import type { Candle, Tick, Timeframe } from '../core/types.js';
+import type { Candle, Timeframe } from '../core/types.js';
+import { candleFromOhlcv, type OhlcvRow, OhlcvRowError } from '../data/ohlcv.js';
+import type { CandlePhase } from '../engine/order-gate.js';
+import type { SessionEvent } from '../engine/session.js';
+import { CandleSanity } from './candle-sanity.js';
+import { exchangeClock } from './ccxt-exchange.js';
 import type { Redactor } from './credentials.js';
 import {
   abortableSleep,
@@ -48,11 +63,24 @@ import {
   UnparsableAnswerError,
   withRetry,
 } from './retry.js';
-import type { CandlePhase } from './trading-gate.js';
 
-export type MarketEvent =
-  | { readonly kind: 'candle'; readonly candle: Candle; readonly phase: CandlePhase }
-  | { readonly kind: 'tick'; readonly tick: Tick };
+/** What the source delivers: the session loop's events. */
+export type MarketEvent = SessionEvent;
+
+/** A closed row the checks refused: it moves the cursor but is reported, never delivered. */
+interface RefusedCandle {
+  readonly symbol: string;
+  readonly timestamp: number;
+  readonly refused: OhlcvRowError;
+}
+
+type Fetched = Candle | RefusedCandle;
+
+interface Pending {
+  readonly item: Fetched;
+  readonly phase: CandlePhase;
+  readonly index: number;
+}
 
 export interface MarketSourceOptions {
   readonly exchange: Exchange;
@@ -78,6 +106,8 @@ export interface MarketSourceOptions {
   readonly tickerParams?: Record<string, unknown>;
   /** Candles per fetchOHLCV request (default 1000). */
   readonly pageLimit?: number;
+  /** A candle moving this many recent average ranges away from the previous close is absurd (default 50). */
+  readonly maxJumpRanges?: number;
   readonly retry?: RetryPolicy;
   readonly log: Logger;
   readonly redactor: Redactor;
@@ -103,9 +133,11 @@ export interface MarketSourceStats {
   failedCycles: number;
   /** Candles of a symbol that came more than a timeframe after other symbols had moved on (skipped, reported). */
   lateDropped: number;
+  /** Candles that failed the checks (skipped, reported). */
+  badCandles: number;
+  /** Candles and ticks whose prices jumped absurdly (skipped, reported). */
+  absurdPrices: number;
 }
-
-type OhlcvRow = readonly (number | undefined | null)[];
 
 /** An async queue of market events; ticks of a symbol not yet consumed are replaced by newer ones. */
 class EventQueue implements AsyncIterator<MarketEvent> {
@@ -122,7 +154,8 @@ class EventQueue implements AsyncIterator<MarketEvent> {
       return;
     }
     if (event.kind === 'tick') {
-      const i = this.items.findIndex((e) => e.kind === 'tick' && e.tick.symbol === event.tick.symbol);
+      const symbol = event.tick.symbol;
+      const i = this.items.findIndex((e) => e.kind === 'tick' && e.tick.symbol === symbol);
       if (i >= 0) {
         this.items[i] = event;
         return;
@@ -195,6 +228,8 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
     wsFailures: 0,
     failedCycles: 0,
     lateDropped: 0,
+    badCandles: 0,
+    absurdPrices: 0,
   };
   private readonly ex: Exchange;
   private readonly opts: MarketSourceOptions;
@@ -216,11 +251,13 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
   private newestDelivered = Number.NEGATIVE_INFINITY;
   private started = false;
   private fatal: Error | undefined;
+  private readonly sanity: CandleSanity;
 
   constructor(options: MarketSourceOptions) {
     this.ex = options.exchange;
     this.opts = options;
     this.tfMs = timeframeToMs(options.timeframe);
+    this.sanity = new CandleSanity(options.maxJumpRanges);
     this.retryCtx = {
       exchange: options.exchange,
       policy: options.retry ?? DEFAULT_RETRY,
@@ -260,7 +297,8 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
       let from = now - (warmup + 2) * tf;
       const seen = this.opts.lastProcessed?.[symbol];
       if (seen !== undefined) {
-        from = Math.min(from, seen + tf);
+        // the warm-up ends at the last processed candle, however long the process was down
+        from = Math.min(from, seen + tf - warmup * tf);
         from = Math.max(from, now - (maxBackfill + warmup + 2) * tf);
         this.delivered.set(symbol, seen);
       }
@@ -268,29 +306,30 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
     }
     const batches = await this.fetchAll(now);
     const resumed = this.opts.lastProcessed !== undefined && Object.keys(this.opts.lastProcessed).length > 0;
-    const events: { candle: Candle; phase: CandlePhase; index: number }[] = [];
+    const events: Pending[] = [];
     this.opts.symbols.forEach((symbol, index) => {
-      const closed = batches[index] as Candle[];
+      const closed = batches[index] as Fetched[];
       const seen = this.opts.lastProcessed?.[symbol];
       // history before the previous run's last candle: only the last `warmup` of it matters
       const old = closed.filter((c) => seen === undefined || c.timestamp <= seen);
       const fresh = seen === undefined ? [] : closed.filter((c) => c.timestamp > seen);
       const keepOld = old.slice(Math.max(0, old.length - warmup));
-      for (const c of keepOld) events.push({ candle: c, phase: 'warmup', index });
+      for (const c of keepOld) events.push({ item: c, phase: 'warmup', index });
       fresh.forEach((c, i) => {
-        events.push({ candle: c, phase: resumed && i === fresh.length - 1 ? 'live' : 'backfill', index });
+        events.push({ item: c, phase: resumed && i === fresh.length - 1 ? 'live' : 'backfill', index });
       });
-      if (seen !== undefined && fresh.length > 0 && (fresh[0] as Candle).timestamp > seen + tf) {
+      if (seen !== undefined && fresh.length > 0 && (fresh[0] as Fetched).timestamp > seen + tf) {
         this.opts.log.warn('down longer than the backfill window: some missed candles are not replayed', {
           symbol,
           lastProcessed: iso(seen),
-          firstBackfilled: iso((fresh[0] as Candle).timestamp),
+          firstBackfilled: iso((fresh[0] as Fetched).timestamp),
         });
       }
       const last = closed[closed.length - 1];
       if (last !== undefined) this.cursor.set(symbol, last.timestamp + tf);
     });
     const delivered = this.deliver(events);
+    this.queue.push({ kind: 'synced' });
     this.opts.log.info('market data warm-up fetched', {
       symbols: this.opts.symbols,
       timeframe: this.opts.timeframe,
@@ -309,25 +348,27 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
     return this.queue;
   }
 
-  /** Stop every loop and end the event stream. */
+  /**
+   * Stop every loop, end the event stream and close the exchange's
+   * websockets (pending watches end with them); resolves once the loops have
+   * ended (at most a second later).
+   */
   async close(): Promise<void> {
     if (this.abort.signal.aborted) return;
     this.abort.abort();
     this.wake.wake();
     this.queue.end();
-    // websocket watches may stay pending until the exchange is closed: do not wait for them
-    await Promise.race([Promise.allSettled(this.loops), abortableSleep(50)]);
+    if (this.useWebsocket || this.opts.ticks !== false) await closeWebsockets(this.ex);
+    await Promise.race([Promise.allSettled(this.loops), abortableSleep(1_000)]);
   }
 
   // ---- candles ----
 
-  private async exchangeTime(): Promise<number> {
-    if (this.ex.has.fetchTime === true) {
-      const t = await withRetry('fetchTime', () => this.checked('fetchTime', this.ex.fetchTime()), this.retryCtx);
+  private exchangeTime(): Promise<number> {
+    return exchangeClock(this.ex, (what, fn) => {
       this.stats.timeRequests++;
-      if (typeof t === 'number' && Number.isFinite(t)) return t;
-    }
-    return this.ex.milliseconds();
+      return withRetry(what, fn, this.retryCtx);
+    });
   }
 
   private async checked<T>(what: string, p: Promise<T>): Promise<T> {
@@ -337,17 +378,17 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
   }
 
   /** Closed candles of every symbol from its cursor up to `now`; all or nothing (a failure throws). */
-  private async fetchAll(now: number): Promise<Candle[][]> {
-    const out: Candle[][] = [];
+  private async fetchAll(now: number): Promise<Fetched[][]> {
+    const out: Fetched[][] = [];
     for (const symbol of this.opts.symbols)
       out.push(await this.fetchClosed(symbol, this.cursor.get(symbol) as number, now));
     return out;
   }
 
-  private async fetchClosed(symbol: string, from: number, now: number): Promise<Candle[]> {
+  private async fetchClosed(symbol: string, from: number, now: number): Promise<Fetched[]> {
     const tf = this.tfMs;
     const limit = Math.max(1, Math.floor(this.opts.pageLimit ?? 1000));
-    const out: Candle[] = [];
+    const out: Fetched[] = [];
     let cursor = from;
     for (let page = 0; page < 10_000; page++) {
       if (cursor + tf > now) break; // nothing from the cursor on can have closed
@@ -362,19 +403,21 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
       let reachedEnd = rows.length === 0;
       let lastTs: number | undefined;
       for (const row of rows as OhlcvRow[]) {
-        const c = toCandle(row, symbol, this.opts.timeframe);
-        if (c.timestamp < since) continue;
-        if (lastTs !== undefined && c.timestamp <= lastTs) {
-          throw new DataError(`candles out of order from ${this.ex.id}: ${iso(c.timestamp)} after ${iso(lastTs)}`, {
+        const c = this.intake(row, symbol);
+        const ts = c instanceof OhlcvRowError ? (row[0] as number) : c.timestamp;
+        if (ts < since) continue;
+        if (lastTs !== undefined && ts <= lastTs) {
+          throw new DataError(`candles out of order from ${this.ex.id}: ${iso(ts)} after ${iso(lastTs)}`, {
             symbol,
+            field: 'timestamp',
           });
         }
-        lastTs = c.timestamp;
-        if (c.timestamp + tf > now) {
+        lastTs = ts;
+        if (ts + tf > now) {
           reachedEnd = true; // the forming candle
           break;
         }
-        out.push(c);
+        out.push(c instanceof OhlcvRowError ? { symbol, timestamp: ts, refused: c } : c);
       }
       if (reachedEnd || lastTs === undefined) break;
       const next = lastTs + tf;
@@ -388,11 +431,11 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
    * Queue candles in time order (symbol order on ties). Drops anything at or
    * before a symbol's last delivered candle, so nothing is delivered twice.
    */
-  private deliver(events: { candle: Candle; phase: CandlePhase; index: number }[]): number {
+  private deliver(events: Pending[]): number {
     let n = 0;
-    events.sort((a, b) => a.candle.timestamp - b.candle.timestamp || a.index - b.index);
+    events.sort((a, b) => a.item.timestamp - b.item.timestamp || a.index - b.index);
     for (const e of events) {
-      const { symbol, timestamp } = e.candle;
+      const { symbol, timestamp } = e.item;
       const last = this.delivered.get(symbol);
       if (timestamp < this.newestDelivered) {
         // a symbol more than a timeframe late, after other symbols moved on: the engine takes
@@ -418,11 +461,19 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
         continue;
       }
       this.newestDelivered = timestamp;
+      if (e.phase !== 'warmup' && last !== undefined && timestamp <= last) {
+        this.stats.duplicatesDropped++;
+        continue;
+      }
+      const refused = 'refused' in e.item ? e.item.refused : this.absurd(e.item);
+      if (refused !== undefined) {
+        // never traded on; the cursor has moved past it
+        if (last === undefined || timestamp > last) this.delivered.set(symbol, timestamp);
+        this.report(refused, symbol, timestamp);
+        continue;
+      }
+      const candle = e.item as Candle;
       if (e.phase !== 'warmup') {
-        if (last !== undefined && timestamp <= last) {
-          this.stats.duplicatesDropped++;
-          continue;
-        }
         if (last !== undefined && timestamp > last + this.tfMs) {
           this.stats.exchangeGaps++;
           this.opts.log.warn('the exchange has no candles in a range (its own gap)', {
@@ -437,7 +488,7 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
       }
       this.stats.candles++;
       this.lastCandleClose = Math.max(this.lastCandleClose, timestamp + this.tfMs);
-      this.queue.push({ kind: 'candle', candle: e.candle, phase: e.phase });
+      this.queue.push({ kind: 'candle', candle, phase: e.phase });
       n++;
     }
     return n;
@@ -448,16 +499,44 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
     const due = this.opts.symbols.some((s) => (this.cursor.get(s) as number) + this.tfMs <= now);
     if (!due) return;
     const batches = await this.fetchAll(now);
-    const events: { candle: Candle; phase: CandlePhase; index: number }[] = [];
+    const events: Pending[] = [];
     batches.forEach((closed, index) => {
       closed.forEach((c, i) => {
-        events.push({ candle: c, phase: i === closed.length - 1 ? 'live' : 'backfill', index });
+        events.push({ item: c, phase: i === closed.length - 1 ? 'live' : 'backfill', index });
       });
       const last = closed[closed.length - 1];
       if (last !== undefined) this.cursor.set(this.opts.symbols[index] as string, last.timestamp + this.tfMs);
     });
     if (events.length > 0) this.stats.cycles++;
-    this.deliver(events);
+    if (this.deliver(events) > 0) this.queue.push({ kind: 'synced' });
+  }
+
+  /** The checked candle of a row, or the error naming what is wrong (a garbled row is a retried answer). */
+  private intake(row: OhlcvRow, symbol: string): Candle | OhlcvRowError {
+    try {
+      return candleFromOhlcv(row, symbol, this.opts.timeframe, this.ex.id);
+    } catch (err) {
+      if (err instanceof OhlcvRowError && !err.malformed) return err;
+      throw new UnparsableAnswerError(`fetchOHLCV row ${JSON.stringify(row)}`);
+    }
+  }
+
+  /** Why a valid candle is absurd (counted), or undefined. */
+  private absurd(candle: Candle): DataError | undefined {
+    const jump = this.sanity.checkCandle(candle);
+    if (jump === undefined) return undefined;
+    this.stats.absurdPrices++;
+    return new DataError(`${this.ex.id} candle ${iso(candle.timestamp)}: ${jump.message}`, {
+      symbol: candle.symbol,
+      field: jump.field,
+    });
+  }
+
+  /** A candle skipped because it is bad or absurd: logged and published as an `error` event, never traded on. */
+  private report(error: DataError, symbol: string, timestamp: number): void {
+    if (error instanceof OhlcvRowError) this.stats.badCandles++;
+    this.opts.log.error('candle refused: skipped', { symbol, candle: iso(timestamp), error: error.message });
+    this.opts.events?.emit('error', { error, context: 'feed', symbol, timestamp });
   }
 
   private async restLoop(): Promise<void> {
@@ -548,6 +627,12 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
     if (typeof last !== 'number' || !(last > 0)) return;
     const timestamp = typeof t.timestamp === 'number' ? t.timestamp : this.ex.milliseconds();
     if (timestamp < this.lastCandleClose) return; // older than candles already delivered
+    const absurd = this.sanity.checkPrice(symbol, last);
+    if (absurd !== undefined) {
+      this.stats.absurdPrices++;
+      this.opts.log.warn('tick dropped: absurd price', { symbol, last, reason: absurd });
+      return;
+    }
     const bid = typeof t.bid === 'number' && t.bid > 0 ? t.bid : last;
     const ask = typeof t.ask === 'number' && t.ask > 0 ? t.ask : last;
     this.queue.push({ kind: 'tick', tick: { timestamp, symbol, bid, ask, last } });
@@ -606,17 +691,30 @@ export class CcxtMarketSource implements AsyncIterable<MarketEvent> {
   }
 }
 
-function toCandle(row: OhlcvRow, symbol: string, timeframe: Timeframe): Candle {
-  if (!Array.isArray(row) || row.length < 6 || !Number.isInteger(row[0])) {
-    throw new UnparsableAnswerError(`fetchOHLCV row ${JSON.stringify(row)}`);
+/** The parts of a ccxt pro websocket client this module touches. */
+interface WsClient {
+  startedConnecting?: boolean;
+  connection?: { close(): void; terminate?: () => void };
+}
+
+/**
+ * `exchange.close()`, and then the sockets it misses: a client waiting out
+ * ccxt's reconnect backoff (after a dropped websocket) has no socket yet,
+ * and opens it once the backoff ends even though the exchange was closed
+ * meanwhile — an open socket and a ping timer that keep the process alive.
+ * Those are waited for (up to 3 s, a first backoff is about 1 s) and closed.
+ */
+async function closeWebsockets(exchange: Exchange): Promise<void> {
+  const clients = Object.values((exchange as unknown as { clients?: Record<string, WsClient> }).clients ?? {});
+  const dialing = clients.filter((c) => c.startedConnecting === true && c.connection === undefined);
+  await (exchange as { close?: () => Promise<unknown> }).close?.().catch(() => undefined);
+  const until = Date.now() + 3_000;
+  while (dialing.some((c) => c.connection === undefined) && Date.now() < until) await abortableSleep(50);
+  for (const c of dialing) {
+    if (c.connection === undefined) continue;
+    if (c.connection.terminate !== undefined) c.connection.terminate();
+    else c.connection.close();
   }
-  const [timestamp, open, high, low, close, volume] = row as [number, number, number, number, number, number];
-  for (const v of [open, high, low, close, volume]) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new DataError(`candle ${iso(timestamp)} has a non-finite value`, { symbol });
-    }
-  }
-  return { timestamp, open, high, low, close, volume, symbol, timeframe };
 }
 
 function iso(ms: number): string {

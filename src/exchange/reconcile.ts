@@ -26,9 +26,9 @@
  */
 import { QuantflowError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { isQuantflowClientOrderId } from '../engine/orders.js';
 import { Portfolio, type PortfolioState } from '../engine/portfolio.js';
 import type { CcxtBroker, RecoveredFill, VanishedOrder } from './ccxt-broker.js';
-import { isQuantflowClientOrderId } from './client-order-id.js';
 
 export type ReconcilePolicy = 'halt' | 'adopt-exchange';
 

@@ -1,32 +1,31 @@
 /**
- * One runner for paper and live trading. Both use the same pieces as a
- * backtest — TradingEngine, Portfolio, the strategy — and differ only in the
- * broker: paper fills orders with the SAME SimulatedBroker the backtest uses
- * (fees and slippage on, a virtual balance), live sends them through
- * CcxtBroker. The market data source (CcxtMarketSource) is the same ccxt feed
- * in both modes.
+ * Paper and live trading: the backtest's session loop (engine/session.ts)
+ * driven by the ccxt feed. The engine, its order gate (client ids, replayed
+ * candles, the kill switch and other risk rules) and the strategy are the
+ * backtest's; paper fills with the backtest's SimulatedBroker (built by the
+ * same createSimulation, fees and slippage on, a virtual balance), live sends
+ * through CcxtBroker. What is live-specific stays here: the journal, the
+ * reconciliation with the exchange, the ccxt feed, the status lines.
  *
- *   exchange ──► CcxtMarketSource ──► TradingEngine ──► strategy ──► TradingGate ──► SimulatedBroker (paper)
- *                (warm-up, backfill,   (clock, events)                (history, kill     CcxtBroker (live)
- *                 live candles, ticks)                                 switch, ids)
+ *   exchange ──► CcxtMarketSource ──► runSession ──► TradingEngine ──► strategy ──► OrderGate ──► SimulatedBroker (paper)
+ *                (warm-up, backfill,   (phases, risk   (fills, marks)                 (ids, held-back     CcxtBroker (live)
+ *                 live candles, ticks)  rules, catch-up)                               decisions, rules)
  *
- * Start-up: load the journal (if any) and check it belongs to this run; load
- * markets once; live: reconcile with the exchange (reconcile.ts) or, on a
- * first start, snapshot the balances; then warm the strategy up on history
- * (no orders), and trade each newly closed candle. After every processed
- * candle (and every order change, live) the journal is rewritten atomically.
- *
- * Backfill choice: candles missed while the process was down (or while the
- * feed was interrupted) all go through the strategy, so its indicators and
- * predictor state are exactly what they would have been, but orders are only
- * placed for the newest closed candle: an order decided on a stale candle
- * would be filled at today's price for yesterday's reason. In paper mode the
- * missed candles still fill the simulated orders that were open (as the
- * exchange would have filled real ones).
+ * Start-up: load the journal (checked field by field) and check it belongs to
+ * this run and to the exchange's clock; refuse a warm-up below what the
+ * strategy declares it needs; load markets once; live: reconcile with the
+ * exchange (reconcile.ts) or, on a first start, snapshot the balances; then
+ * warm the strategy up on history and replay the candles missed while down,
+ * with their orders held back; at the newest candle the gate acts on the
+ * difference between the position the strategy then wants and the one held
+ * (or halts, `replayedDecisions: 'halt'`), and every decision that fell in
+ * the downtime is logged at info level. After every processed candle (and
+ * every order change, live) the journal is rewritten atomically.
  *
  * Stopping (`stop()`, or the abort signal): no new orders, queued broker work
- * settles, open orders are cancelled when `cancelOnExit`, the journal is
- * saved with status 'stopped', the strategy's onStop runs.
+ * settles, open orders are cancelled when `cancelOnExit`, the feed and its
+ * websockets are closed, the journal is saved with status 'stopped', the
+ * strategy's onStop runs.
  */
 import type { Exchange } from 'ccxt';
 import { ConfigError, describeError, QuantflowError } from '../core/errors.js';
@@ -36,25 +35,27 @@ import type { Strategy } from '../core/strategy.js';
 import { timeframeToMs } from '../core/timeframe.js';
 import type { Position, Signal, SignalAction, Timeframe } from '../core/types.js';
 import { EventClock } from '../engine/clock.js';
+import { KillSwitch, type KillSwitchLimits, type KillSwitchTrip, killSwitchRule } from '../engine/kill-switch.js';
+import { type CandlePhase, type ReplayedDecisionPolicy, ReplayedDecisionsError } from '../engine/order-gate.js';
 import { Portfolio } from '../engine/portfolio.js';
-import { SimulatedBroker, type SimulatedBrokerOptions } from '../engine/simulated-broker.js';
+import { runSession } from '../engine/session.js';
+import { createSimulation, type Simulation } from '../engine/simulation.js';
 import { type StrategyErrorPolicy, TradingEngine } from '../engine/trading-engine.js';
 import { withLock } from '../registry/lock-file.js';
 import { CcxtBroker } from './ccxt-broker.js';
-import { checkTradingMarkets, marketRules, takerFee } from './ccxt-exchange.js';
+import { checkTradingMarkets, exchangeClock, marketRules, takerFee } from './ccxt-exchange.js';
 import { Redactor } from './credentials.js';
 import {
   checkJournalMatches,
+  checkJournalTime,
   JOURNAL_VERSION,
   type JournalState,
   TradingJournal,
   type TradingMode,
 } from './journal.js';
-import { KillSwitch, KillSwitchError, type KillSwitchLimits, type KillSwitchTrip } from './kill-switch.js';
 import { CcxtMarketSource, type MarketSourceOptions, type MarketSourceStats } from './market-source.js';
 import { type ReconcilePolicy, type ReconciliationReport, reconcileWithExchange } from './reconcile.js';
 import { DEFAULT_RETRY, type RetryContext, type RetryPolicy, withRetry } from './retry.js';
-import { type CandlePhase, TradingGate } from './trading-gate.js';
 
 /** How the market source is driven; the fields mean what they mean on MarketSourceOptions. */
 export type FeedOptions = Pick<
@@ -67,6 +68,7 @@ export type FeedOptions = Pick<
   | 'tickerParams'
   | 'maxBackfillCandles'
   | 'pageLimit'
+  | 'maxJumpRanges'
 >;
 
 export interface RunTradingOptions {
@@ -84,7 +86,10 @@ export interface RunTradingOptions {
   readonly feeRate?: number;
   /** Paper slippage on market orders in basis points (default 5). */
   readonly slippageBps?: number;
-  /** Warm-up candles per symbol (default: the strategy's or its predictor's `warmupCandles`, at least 300). */
+  /**
+   * Warm-up candles per symbol (default: the strategy's `warmupCandles`, at
+   * least 300). Below the strategy's own `warmupCandles` it is refused.
+   */
   readonly warmupCandles?: number;
   readonly killSwitch?: KillSwitchLimits;
   /** Lift a tripped kill switch at start (operator override). */
@@ -93,6 +98,12 @@ export interface RunTradingOptions {
   readonly onMismatch?: ReconcilePolicy;
   /** Live restart: the operator confirmed the reported differences; adopt the exchange's state. */
   readonly confirmReconciliation?: boolean;
+  /**
+   * Decisions made on candles replayed after a downtime that leave the
+   * position unlike the strategy wants: 'act' on the difference at the newest
+   * candle (default) or 'halt' with a message naming them.
+   */
+  readonly replayedDecisions?: ReplayedDecisionPolicy;
   /** Cancel open orders when stopping (default false: they stay on the exchange and are tracked). */
   readonly cancelOnExit?: boolean;
   readonly feed?: FeedOptions;
@@ -101,6 +112,8 @@ export interface RunTradingOptions {
   readonly orderIdNamespace?: string;
   /** Live: part of the budget kept back when sizing buys (default 0.005). */
   readonly sizingBuffer?: number;
+  /** Live: how long after a send the exchange may still execute an order (default: its recvWindow + 1 s). */
+  readonly acceptanceWindowMs?: number;
   /** Masks secrets in logs and error events (default: the exchange's own credentials). */
   readonly redactor?: Redactor;
   readonly log?: Logger;
@@ -153,8 +166,10 @@ export interface TradingSummary {
     readonly submitted: number;
     readonly filled: number;
     readonly rejected: number;
-    /** Decided on history candles, not sent. */
+    /** Decided on history or missed candles, held back. */
     readonly notSent: number;
+    /** Sent at the newest candle to act on decisions made on replayed candles. */
+    readonly caughtUp: number;
     readonly blockedByKillSwitch: number;
     readonly open: number;
   };
@@ -250,6 +265,28 @@ function num(x: number): string {
   return Number(x.toPrecision(8)).toString();
 }
 
+/**
+ * Warm-up candles per symbol: the strategy's declared need
+ * (`strategy.warmupCandles`), at least 300.
+ */
+export function defaultWarmup(strategy: Strategy): number {
+  const need = strategy.warmupCandles;
+  return typeof need === 'number' && Number.isInteger(need) && need >= 0 ? Math.max(need, 300) : 300;
+}
+
+/** Refuses a warm-up below the strategy's declared need, naming both numbers. */
+export function checkWarmup(strategy: Strategy, warmup: number): void {
+  const need = strategy.warmupCandles ?? 0;
+  if (warmup < need) {
+    throw new ConfigError(
+      `--warmup ${warmup} is below the ${need} candles ${strategy.name} needs before its decisions mean anything ` +
+        `(with fewer, it decides from incomplete indicators and, after a restart, repeats or misses decisions): ` +
+        `give --warmup ${need} or more`,
+      { field: 'warmup' },
+    );
+  }
+}
+
 class TradingRun {
   private readonly o: RunTradingOptions;
   private readonly events: EventBus;
@@ -291,6 +328,8 @@ class TradingRun {
         { field: 'credentials' },
       );
     }
+    const warmup = o.warmupCandles ?? defaultWarmup(strategy);
+    checkWarmup(strategy, warmup);
     const journal = o.journalFile !== undefined ? new TradingJournal(o.journalFile) : undefined;
     const saved = await journal?.load();
     if (saved !== undefined && journal !== undefined) {
@@ -299,12 +338,6 @@ class TradingRun {
         // allowed (the positions are the account's), but its client order ids and decisions will differ
         this.log.warn('the journal was written by another strategy', { was: saved.strategy, now: strategy.name });
       }
-      this.log.info('resuming from the journal', {
-        file: journal.file,
-        savedAt: new Date(saved.savedAt).toISOString(),
-        status: saved.status,
-        lastCandle: saved.lastCandle,
-      });
     }
     const retryCtx: RetryContext = {
       exchange,
@@ -316,12 +349,17 @@ class TradingRun {
     };
     await withRetry('loadMarkets', () => exchange.loadMarkets(), retryCtx);
     const quote = checkTradingMarkets(exchange, symbols, timeframe);
+    if (saved !== undefined && journal !== undefined) {
+      checkJournalTime(saved, await exchangeClock(exchange, (what, fn) => withRetry(what, fn, retryCtx)), journal.file);
+      this.log.info('resuming from the journal', {
+        file: journal.file,
+        savedAt: new Date(saved.savedAt).toISOString(),
+        status: saved.status,
+        lastCandle: saved.lastCandle,
+      });
+    }
 
     const events = this.events;
-    let phase: CandlePhase = 'warmup';
-    events.on('signal', () => {
-      if (phase !== 'warmup') this.counters.signals++;
-    });
     events.on('fill', () => this.counters.fills++);
     events.on('error', (e) => {
       this.counters.errors++;
@@ -331,18 +369,19 @@ class TradingRun {
         error: this.redactor.text(e.error.message),
       });
     });
-    const clock = new EventClock(saved?.engineTime ?? 0);
     const killSwitch = new KillSwitch(o.killSwitch ?? {}, saved?.killSwitch);
+    const rules = [killSwitchRule(killSwitch)];
     const lastCandle: Record<string, number> = { ...saved?.lastCandle };
     let status: JournalState['status'] = 'running';
     let reconciliation: ReconciliationReport | undefined = saved?.lastReconciliation;
 
     // ---- the broker: the only thing paper and live do differently ----
-    let portfolio: Portfolio;
-    let sim: SimulatedBroker | undefined;
+    let sim: Simulation | undefined;
     let live: CcxtBroker | undefined;
+    let engine: TradingEngine | undefined;
     let ready = false;
-    const snapshot = (): JournalState => ({
+    const portfolio = (): Portfolio => (live !== undefined ? live.portfolio : (sim as Simulation).portfolio);
+    const snapshot = (clock: EventClock): JournalState => ({
       version: JOURNAL_VERSION,
       mode,
       exchange: exchange.id,
@@ -353,38 +392,54 @@ class TradingRun {
       savedAt: Date.now(),
       engineTime: clock.now(),
       lastCandle: { ...lastCandle },
-      portfolio: (live?.portfolio ?? portfolio).toJSON(),
+      portfolio: portfolio().toJSON(),
       broker:
         live !== undefined
           ? { kind: 'ccxt', state: live.toJSON() }
-          : { kind: 'simulated', state: (sim as SimulatedBroker).toJSON() },
+          : { kind: 'simulated', state: (sim as Simulation).broker.toJSON() },
       killSwitch: killSwitch.toJSON(),
       ...(reconciliation !== undefined ? { lastReconciliation: reconciliation } : {}),
     });
+    let clock: EventClock;
     const save = async (): Promise<void> => {
       if (journal === undefined || !ready) return;
-      await journal.save(snapshot());
+      await journal.save(snapshot(clock));
     };
+    const engineOptions = {
+      log: this.log,
+      recordEquity: false,
+      onStrategyError: o.onStrategyError ?? 'stop',
+      rules,
+      ...(o.orderIdNamespace !== undefined ? { orderIdNamespace: o.orderIdNamespace } : {}),
+    } as const;
 
     if (mode === 'paper') {
-      portfolio = saved !== undefined ? Portfolio.fromJSON(saved.portfolio) : new Portfolio(o.cash ?? 10_000);
-      const markets = Object.fromEntries(symbols.map((s) => [s, marketRules(exchange, s)]));
-      const simOptions: SimulatedBrokerOptions = {
-        portfolio,
-        events,
-        clock,
-        feeRate: o.feeRate ?? takerFee(exchange, symbols[0] as string),
-        slippageBps: o.slippageBps ?? 5,
-        allowShort: false,
-        fractional: true,
-        markets,
-        idPrefix: 'paper-',
-      };
-      sim =
-        saved?.broker.kind === 'simulated'
-          ? SimulatedBroker.fromJSON(saved.broker.state, simOptions)
-          : new SimulatedBroker(simOptions);
+      if (saved !== undefined && saved.broker.kind !== 'simulated')
+        throw new ConfigError('unreachable: checked journal');
+      sim = createSimulation(
+        {
+          initialCash: o.cash ?? 10_000,
+          feeRate: o.feeRate ?? takerFee(exchange, symbols[0] as string),
+          slippageBps: o.slippageBps ?? 5,
+          allowShort: false,
+          fractional: true,
+          closeAtEnd: false,
+          markets: Object.fromEntries(symbols.map((s) => [s, marketRules(exchange, s)])),
+        },
+        strategy,
+        {
+          ...engineOptions,
+          events,
+          idPrefix: 'paper-',
+          ...(saved?.broker.kind === 'simulated'
+            ? { resume: { portfolio: saved.portfolio, broker: saved.broker.state, time: saved.engineTime } }
+            : {}),
+        },
+      );
+      engine = sim.engine;
+      clock = sim.clock;
     } else {
+      clock = new EventClock(saved?.engineTime ?? 0);
       const start = saved !== undefined ? Portfolio.fromJSON(saved.portfolio) : new Portfolio(1); // replaced below on a first start
       live = new CcxtBroker({
         exchange,
@@ -396,109 +451,51 @@ class TradingRun {
         retry: this.retry,
         persist: save,
         ...(o.sizingBuffer !== undefined ? { sizingBuffer: o.sizingBuffer } : {}),
+        ...(o.acceptanceWindowMs !== undefined ? { acceptanceWindowMs: o.acceptanceWindowMs } : {}),
         // no stop signal: orders in flight must settle (and cancel-on-exit must work) after a stop
         ...(o.sleep !== undefined ? { sleep: o.sleep } : {}),
         ...(o.onRetry !== undefined ? { onRetry: o.onRetry } : {}),
         ...(saved?.broker.kind === 'ccxt' ? { state: saved.broker.state } : {}),
       });
-      const currencies = [quote, ...symbols.map((s) => exchange.markets?.[s]?.base as string)];
-      if (saved === undefined) {
-        const { total: totals, free } = await live.fetchBalances();
-        const available = free[quote] ?? 0;
-        const cash = Math.min(o.cash ?? available, available);
-        if (!(cash > 0)) {
-          throw new ConfigError(`no free ${quote} balance on ${exchange.id} to trade with`, { field: 'cash' });
+      await this.openLiveAccount(live, saved, quote, (report, halted) => {
+        reconciliation = report;
+        o.onReconciliation?.(report);
+        if (halted) status = 'halted';
+      }).catch(async (err: unknown) => {
+        if (status === 'halted') {
+          ready = true; // save the facts found (fills applied) with the halted status
+          await save();
         }
-        if (o.cash !== undefined && o.cash > available) {
-          this.log.warn('--cash is more than the exchange balance: using the balance', { cash: o.cash, available });
-        }
-        live.replacePortfolio(new Portfolio(cash));
-        live.setExpectedBalances(Object.fromEntries(currencies.map((c) => [c, totals[c] ?? 0])));
-        const foreign = await live.unknownOpenOrders(symbols);
-        if (foreign.length > 0) {
-          this.log.warn('open orders on these symbols that this bot did not place (left alone)', {
-            count: foreign.length,
-          });
-        }
-      } else {
-        try {
-          reconciliation = await reconcileWithExchange({
-            broker: live,
-            symbols,
-            currencies,
-            journalTime: saved.engineTime,
-            policy: o.onMismatch ?? 'halt',
-            confirm: o.confirmReconciliation === true,
-            markPrice: async (s) => {
-              const t = await withRetry(`fetchTicker ${s}`, () => exchange.fetchTicker(s), retryCtx).catch(
-                () => undefined,
-              );
-              return t?.last ?? undefined;
-            },
-            log: this.log,
-          });
-          o.onReconciliation?.(reconciliation);
-        } catch (err) {
-          const report = (err as { report?: ReconciliationReport }).report;
-          if (report !== undefined) {
-            reconciliation = report;
-            o.onReconciliation?.(report);
-            status = 'halted';
-            ready = true; // save the facts found (fills applied) with the halted status
-            portfolio = live.portfolio;
-            await save();
-          }
-          throw err;
-        }
-      }
-      portfolio = live.portfolio;
+        throw err;
+      });
+      engine = new TradingEngine({
+        ...engineOptions,
+        strategy,
+        broker: live,
+        portfolio: live.portfolio,
+        events,
+        clock,
+      });
     }
     if (o.resetKillSwitch === true) {
-      killSwitch.reset(portfolio.equity, clock.now());
+      killSwitch.reset(portfolio().equity, clock.now());
       this.log.warn('kill switch reset by the operator');
     }
-
-    const gate = new TradingGate({
-      inner: (live ?? sim) as CcxtBroker | SimulatedBroker,
-      portfolio,
-      events,
-      clock,
-      killSwitch,
-      strategyName: strategy.name,
-      ...(o.orderIdNamespace !== undefined ? { namespace: o.orderIdNamespace } : {}),
-      lastProcessed: lastCandle,
-      log: this.log,
-      ...(live !== undefined ? { innerIdle: () => live.idle() } : {}),
-    });
-    const engine = new TradingEngine({
-      strategy,
-      broker: gate,
-      portfolio,
-      events,
-      clock,
-      log: this.log,
-      recordEquity: false,
-      onStrategyError: o.onStrategyError ?? 'stop',
+    const gate = engine.gate;
+    events.on('signal', () => {
+      if (gate.phase !== 'warmup') this.counters.signals++;
     });
     const lastSignal = new Map<string, Signal>();
     events.on('signal', (s) => lastSignal.set(s.symbol, s));
-    const wasTripped = () => killSwitch.tripped !== undefined;
 
     const feed = o.feed ?? {};
     const source = new CcxtMarketSource({
+      ...feed,
       exchange,
       symbols,
       timeframe,
-      warmupCandles: o.warmupCandles ?? defaultWarmup(strategy),
+      warmupCandles: warmup,
       ...(saved !== undefined ? { lastProcessed: saved.lastCandle } : {}),
-      ...(feed.pollIntervalMs !== undefined ? { pollIntervalMs: feed.pollIntervalMs } : {}),
-      ...(feed.safetyPollMs !== undefined ? { safetyPollMs: feed.safetyPollMs } : {}),
-      ...(feed.websocket !== undefined ? { websocket: feed.websocket } : {}),
-      ...(feed.ticks !== undefined ? { ticks: feed.ticks } : {}),
-      ...(feed.tickPollMs !== undefined ? { tickPollMs: feed.tickPollMs } : {}),
-      ...(feed.tickerParams !== undefined ? { tickerParams: feed.tickerParams } : {}),
-      ...(feed.maxBackfillCandles !== undefined ? { maxBackfillCandles: feed.maxBackfillCandles } : {}),
-      ...(feed.pageLimit !== undefined ? { pageLimit: feed.pageLimit } : {}),
       retry: this.retry,
       log: this.log,
       redactor: this.redactor,
@@ -510,84 +507,86 @@ class TradingRun {
 
     ready = true;
     await save();
-    await engine.start();
     let stoppedBy: TradingSummary['stoppedBy'] = 'stop';
     let failure: unknown;
+    let synced = false;
+    /** Candles per symbol before the first `synced`: the history the strategy started from. */
+    const history = new Map<string, number>();
+    let tripped = killSwitch.tripped !== undefined;
     try {
       if (this.signal.aborted || this.stopRequested) throw new StopNow();
-      const startup = await source.start();
+      await source.start();
       if (this.signal.aborted || this.stopRequested) throw new StopNow();
-      let startupLeft = startup;
-      const markReady = () => {
-        // backfill here counts every missed candle replayed, the newest (traded) one included
-        const info = {
-          warmupCandles: this.counters.warmup,
-          backfillCandles: this.counters.backfill + this.counters.live,
-        };
-        this.log.info('warm-up done: trading', info);
-        o.onReady?.(info);
-        this.onReady();
-      };
-      if (startupLeft === 0) markReady();
       const onAbort = () => void source.close();
       this.signal.addEventListener('abort', onAbort, { once: true });
-      for await (const ev of source) {
-        if (this.signal.aborted || this.stopRequested) break;
-        if (ev.kind === 'tick') {
-          phase = startupLeft > 0 ? 'warmup' : 'live';
-          gate.phase = phase;
-          const p = engine.processTick(ev.tick);
-          if (p !== undefined) await p;
-          await gate.idle();
-          this.counters.ticks++;
-          const before = wasTripped();
-          killSwitch.update(portfolio.equity, clock.now());
-          // a trip (or its lifting) is saved at once; new peaks wait for the next candle's save
-          if (before !== wasTripped()) {
-            this.announceTrip(before, killSwitch, events);
+      await runSession(
+        engine,
+        source,
+        {
+          beforeCandle:
+            live !== undefined ? (_c, phase) => (phase === 'live' ? live.syncOpenOrders() : undefined) : undefined,
+          afterCandle: (candle, phase) => {
+            this.counters[phase]++;
+            if (!synced) history.set(candle.symbol, (history.get(candle.symbol) ?? 0) + 1);
+            const prev = lastCandle[candle.symbol];
+            if (prev === undefined || candle.timestamp > prev) lastCandle[candle.symbol] = candle.timestamp;
+            if (phase === 'warmup') return undefined;
+            tripped = killSwitch.tripped !== undefined;
+            const s = lastSignal.get(candle.symbol);
+            const onThis = s !== undefined && s.timestamp === candle.timestamp ? s : undefined;
+            o.onStatus?.({
+              mode,
+              phase,
+              time: candle.timestamp,
+              symbol: candle.symbol,
+              close: candle.close,
+              signal: onThis?.action,
+              prediction: onThis?.prediction?.prediction,
+              position: portfolio().position(candle.symbol)?.quantity ?? 0,
+              equity: portfolio().equity,
+              cash: portfolio().cash,
+              openOrders: gate.openOrders().length,
+              killSwitch: tripped,
+            });
+            return save();
+          },
+          afterTick: () => {
+            this.counters.ticks++;
+            // a trip (or its lifting) is saved at once; new peaks wait for the next candle's save
+            if (tripped === (killSwitch.tripped !== undefined)) return undefined;
+            tripped = !tripped;
+            return save();
+          },
+          onSynced: async () => {
             await save();
-          }
-          continue;
-        }
-        const { candle } = ev;
-        phase = ev.phase;
-        gate.phase = phase;
-        if (phase === 'live' && live !== undefined) await live.syncOpenOrders();
-        const p = engine.processCandle(candle);
-        if (p !== undefined) await p;
-        await gate.idle();
-        this.counters[phase]++;
-        const prev = lastCandle[candle.symbol];
-        if (prev === undefined || candle.timestamp > prev) lastCandle[candle.symbol] = candle.timestamp;
-        if (phase !== 'warmup') {
-          const before = wasTripped();
-          killSwitch.update(portfolio.equity, clock.now());
-          this.announceTrip(before, killSwitch, events);
-        }
-        if (phase !== 'warmup' || startupLeft <= 1) await save();
-        if (phase !== 'warmup') {
-          const s = lastSignal.get(candle.symbol);
-          const onThis = s !== undefined && s.timestamp === candle.timestamp ? s : undefined;
-          o.onStatus?.({
-            mode,
-            phase,
-            time: candle.timestamp,
-            symbol: candle.symbol,
-            close: candle.close,
-            signal: onThis?.action,
-            prediction: onThis?.prediction?.prediction,
-            position: portfolio.position(candle.symbol)?.quantity ?? 0,
-            equity: portfolio.equity,
-            cash: portfolio.cash,
-            openOrders: gate.openCount(),
-            killSwitch: killSwitch.tripped !== undefined,
-          });
-        }
-        if (startupLeft > 0) {
-          startupLeft--;
-          if (startupLeft === 0) markReady();
-        }
-      }
+            if (synced) return;
+            synced = true;
+            const need = strategy.warmupCandles ?? 0;
+            for (const symbol of symbols) {
+              const had = history.get(symbol) ?? 0;
+              if (had < need) {
+                this.log.warn(
+                  'the exchange has less history than the strategy needs: its first decisions may be unsound',
+                  {
+                    symbol,
+                    candles: had,
+                    needs: need,
+                  },
+                );
+              }
+            }
+            // backfill here counts every missed candle replayed, the newest (traded) one included
+            const info = {
+              warmupCandles: this.counters.warmup,
+              backfillCandles: this.counters.backfill + this.counters.live,
+            };
+            this.log.info('warm-up done: trading', info);
+            o.onReady?.(info);
+            this.onReady();
+          },
+        },
+        { signal: this.signal, replayedDecisions: o.replayedDecisions ?? 'act' },
+      );
       this.signal.removeEventListener('abort', onAbort);
       if (source.failure !== undefined) {
         stoppedBy = 'feed-ended';
@@ -597,6 +596,15 @@ class TradingRun {
       if (!(err instanceof StopNow)) {
         stoppedBy = 'error';
         failure = err;
+        if (err instanceof ReplayedDecisionsError) {
+          // nothing was acted on: the missed candles stay missed, so the next start replays them again
+          status = 'halted';
+          for (const symbol of symbols) {
+            const before = saved?.lastCandle[symbol];
+            if (before === undefined) delete lastCandle[symbol];
+            else lastCandle[symbol] = before;
+          }
+        }
       }
     }
 
@@ -609,16 +617,16 @@ class TradingRun {
       if (open > 0) {
         this.log.info('cancelling open orders on exit', { count: open });
         if (live !== undefined) await live.cancelAll().catch(() => 0);
-        else sim?.cancelAll();
+        else sim?.broker.cancelAll();
       }
     }
-    status = 'stopped';
+    if (status === 'running') status = 'stopped';
     await save();
     await engine.stop().catch((err: unknown) => {
       failure ??= err;
     });
     await journal?.flush();
-    const summary = this.summary(portfolio, gate, killSwitch, reconciliation, stoppedBy, live, sim);
+    const summary = this.summary(portfolio(), engine, killSwitch, reconciliation, stoppedBy, live, sim);
     if (failure !== undefined) {
       const error = this.redactor.error(failure);
       this.log.error('trading stopped by an error (state saved)', { error: describeError(error) });
@@ -628,24 +636,78 @@ class TradingRun {
     return summary;
   }
 
-  private announceTrip(before: boolean, killSwitch: KillSwitch, events: EventBus): void {
-    const trip = killSwitch.tripped;
-    if (before || trip === undefined) return;
-    this.log.error('kill switch tripped: no new entries until the next UTC day', { ...trip });
-    events.emit('error', { error: new KillSwitchError(trip.reason), context: 'kill-switch', timestamp: trip.at });
+  /**
+   * Live: on a first start, take the bot's cash from the exchange's free
+   * balance and snapshot the balances; on a restart, reconcile with the
+   * exchange (`report` gets the report; `halted` when the policy refuses to trade).
+   */
+  private async openLiveAccount(
+    live: CcxtBroker,
+    saved: JournalState | undefined,
+    quote: string,
+    report: (r: ReconciliationReport, halted: boolean) => void,
+  ): Promise<void> {
+    const { exchange, symbols } = this.o;
+    const currencies = [quote, ...symbols.map((s) => exchange.markets?.[s]?.base as string)];
+    if (saved === undefined) {
+      const { total: totals, free } = await live.fetchBalances();
+      const available = free[quote] ?? 0;
+      const cash = Math.min(this.o.cash ?? available, available);
+      if (!(cash > 0)) {
+        throw new ConfigError(`no free ${quote} balance on ${exchange.id} to trade with`, { field: 'cash' });
+      }
+      if (this.o.cash !== undefined && this.o.cash > available) {
+        this.log.warn('--cash is more than the exchange balance: using the balance', { cash: this.o.cash, available });
+      }
+      live.replacePortfolio(new Portfolio(cash));
+      live.setExpectedBalances(Object.fromEntries(currencies.map((c) => [c, totals[c] ?? 0])));
+      const foreign = await live.unknownOpenOrders(symbols);
+      if (foreign.length > 0) {
+        this.log.warn('open orders on these symbols that this bot did not place (left alone)', {
+          count: foreign.length,
+        });
+      }
+      return;
+    }
+    const retryCtx: RetryContext = { exchange, policy: this.retry, log: this.log, signal: this.signal };
+    try {
+      report(
+        await reconcileWithExchange({
+          broker: live,
+          symbols,
+          currencies,
+          journalTime: saved.engineTime,
+          policy: this.o.onMismatch ?? 'halt',
+          confirm: this.o.confirmReconciliation === true,
+          markPrice: async (s) => {
+            const t = await withRetry(`fetchTicker ${s}`, () => exchange.fetchTicker(s), retryCtx).catch(
+              () => undefined,
+            );
+            return t?.last ?? undefined;
+          },
+          log: this.log,
+        }),
+        false,
+      );
+    } catch (err) {
+      const found = (err as { report?: ReconciliationReport }).report;
+      if (found !== undefined) report(found, true);
+      throw err;
+    }
   }
 
   private summary(
     portfolio: Portfolio,
-    gate: TradingGate,
+    engine: TradingEngine,
     killSwitch: KillSwitch,
     reconciliation: ReconciliationReport | undefined,
     stoppedBy: TradingSummary['stoppedBy'],
     live: CcxtBroker | undefined,
-    sim: SimulatedBroker | undefined,
+    sim: Simulation | undefined,
   ): TradingSummary {
     const o = this.o;
-    const orders = live !== undefined ? live.allOrders() : (sim?.orders() ?? []);
+    const gate = engine.gate;
+    const orders = live !== undefined ? live.allOrders() : (sim?.broker.orders() ?? []);
     return {
       mode: o.mode,
       exchange: o.exchange.id,
@@ -660,9 +722,10 @@ class TradingRun {
         submitted: orders.length,
         filled: orders.filter((x) => x.filledQuantity > 0).length,
         rejected: orders.filter((x) => x.status === 'rejected').length,
-        notSent: gate.suppressed,
-        blockedByKillSwitch: gate.blockedByKillSwitch,
-        open: gate.openCount(),
+        notSent: gate.heldBack,
+        caughtUp: gate.caughtUp,
+        blockedByKillSwitch: gate.refusedBy('kill-switch'),
+        open: gate.openOrders().length,
       },
       fills: this.counters.fills,
       errors: this.counters.errors,
@@ -678,12 +741,3 @@ class TradingRun {
 }
 
 class StopNow extends Error {}
-
-/**
- * Warm-up candles per symbol: the strategy's declared need
- * (`strategy.warmupCandles`), at least 300.
- */
-export function defaultWarmup(strategy: Strategy): number {
-  const need = strategy.warmupCandles;
-  return typeof need === 'number' && Number.isInteger(need) && need >= 0 ? Math.max(need, 300) : 300;
-}

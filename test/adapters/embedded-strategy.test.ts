@@ -29,6 +29,7 @@ import { MlStrategy } from '../../strategies/ml-strategy.js';
 import { NO_COSTS } from '../engine/helpers.js';
 import { scriptedPredictor } from '../helpers/ml-models.js';
 import { randomWalkCandles } from '../helpers/random-walk-candles.js';
+import { hasSharedData, loadSharedCandles } from '../helpers/shared-data.js';
 
 const candles = generateSyntheticCandles({ count: 700, seed: 11, mode: 'planted', strength: 0.5 });
 let model: ModelPredictor;
@@ -103,6 +104,59 @@ describe('EmbeddedStrategy in a hand-written bot loop (signals only)', () => {
     expect(bot.portfolio.equity).toBeCloseTo(sim.portfolio.equity, 9);
   });
 
+  it('says what each signal means for the position: the README loop enters exactly when the strategy does', {
+    timeout: 20_000,
+  }, async () => {
+    // the probe's case: 3,000 BTC 1h candles, a model calling BUY on many candles while already long
+    const BTC_1H = 'binance_BTC-USDT_1h.csv';
+    const series = hasSharedData(BTC_1H) ? (await loadSharedCandles(BTC_1H)).candles.slice(0, 4000) : candles;
+    const split = Math.floor(series.length / 4);
+    const trained = await trainModel({
+      candles: series.slice(0, split),
+      seed: 7,
+      name: 'btc-tiny',
+      network: { layers: [8], epochs: 3, earlyStopping: false, learningRate: 0.01 },
+    });
+    try {
+      const bot = new EmbeddedStrategy({
+        strategy: new MlStrategy({ predictor: new RealtimePredictor(trained.predictor), threshold: 0.05 }),
+      });
+      const seen: Signal[] = [];
+      let held = 0;
+      let entries = 0;
+      await bot.start();
+      for (const c of series.slice(split)) {
+        for (const signal of await bot.candle(c)) {
+          seen.push(signal);
+          // the README's loop: act on the transition, never on the call alone
+          if (signal.transition === 'open-long') {
+            expect(held).toBe(0);
+            held = 1;
+            entries++;
+          } else if (signal.transition === 'close-long') {
+            expect(held).toBe(1);
+            held = 0;
+          }
+        }
+      }
+      await bot.stop();
+      const buys = seen.filter((s) => s.action === 'BUY');
+      const shadowEntries = bot.orders().filter((o) => o.side === 'buy');
+      expect(entries).toBe(shadowEntries.length);
+      expect(entries).toBeGreaterThan(3);
+      expect(buys.length).toBeGreaterThan(entries); // BUY calls while long: 'hold-long', not entries
+      expect(new Set(buys.map((s) => s.transition))).toEqual(new Set(['open-long', 'hold-long']));
+      const flatSells = seen.filter((s) => s.action === 'SELL' && s.transition === 'stay-flat');
+      expect(flatSells.length).toBeGreaterThan(0); // SELL while flat, long-only: nothing to do
+      expect(flatSells.every((s) => s.target === 0 && s.size === undefined)).toBe(true);
+      for (const s of seen.filter((x) => x.transition === 'open-long')) {
+        expect(s).toMatchObject({ target: 1, size: { kind: 'equity-fraction', fraction: 0.1 } });
+      }
+    } finally {
+      await trained.predictor.dispose();
+    }
+  });
+
   it('queues calls made without awaiting, passes ticks through, and converts OHLCV rows', async () => {
     const predictor = scriptedPredictor({ 'TEST/USDT': { 2: 0.9, 5: 0.1 } });
     const bot = new EmbeddedStrategy({ strategy: new MlStrategy({ predictor, threshold: 0.5 }) });
@@ -123,6 +177,12 @@ describe('EmbeddedStrategy in a hand-written bot loop (signals only)', () => {
       'HOLD',
       'HOLD',
     ]);
+    expect(() => candleFromOhlcv([walk[0]!.timestamp, 1, 0.5, 0.9, 1, 1], 'TEST/USDT', '1h', 'host')).toThrow(
+      /host candle .*: high 0.5 is below low 0.9/,
+    );
+    expect(() => candleFromOhlcv([walk[0]!.timestamp, 1, 1, 1, -1, 1], 'TEST/USDT', '1h')).toThrow(
+      /field 'close'.*close must be > 0/,
+    );
     const last = walk[walk.length - 1] as Candle;
     const tick = {
       symbol: last.symbol,

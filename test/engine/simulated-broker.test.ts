@@ -191,9 +191,9 @@ describe('SimulatedBroker: rejections', () => {
     const s = sim(scripted({ 0: [buy(0.04), buy(0.06), buy(0.004)] }), { markets });
     await replay(s.engine, FIVE);
     expect(s.broker.orders().map((o) => o.rejectReason)).toEqual([
-      'quantity 0.04 is below the minimum amount 0.05',
-      'order value 6.12 is below the minimum cost 10',
-      'order quantity rounds to zero at price 102 (amount step 0.01, fractional)',
+      'quantity 0.04 is below the market minimum amount 0.05',
+      'order value 6.12 is below the market minimum cost 10',
+      'order quantity rounds to 0 at price 102 (amount step 0.01, fractional)',
     ]);
   });
 

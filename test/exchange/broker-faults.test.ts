@@ -49,6 +49,7 @@ beforeEach(async () => {
     log: silentLogger,
     redactor: new Redactor(['fake-api-key', 'fake-api-secret']),
     retry: FAST_RETRY,
+    acceptanceWindowMs: 300, // the fake executes at once: a short window keeps the re-send tests quick
     persist: async () => {
       persisted++;
     },
@@ -198,6 +199,16 @@ describe('CcxtBroker faults', () => {
     expect(order.rejectReason).toMatch(/InvalidOrder.*LOT_SIZE/);
     expect(posts()).toHaveLength(1);
     expect(rec.errors.map((e) => e.error.name)).toEqual(['OrderRejectedError']);
+    expect(portfolio.cash).toBe(10_000);
+  });
+
+  it('an unknown size kind is refused, not sized from the cash (the order path validates once for every broker)', {
+    timeout: 5_000,
+  }, async () => {
+    const order = await broker.submit(buy(1, { size: { kind: 'lots', lots: 3 } as never }));
+    expect(order.status).toBe('rejected');
+    expect(order.rejectReason).toBe("unknown order size kind 'lots' (expected quantity, equity-fraction or all)");
+    expect(posts()).toHaveLength(0);
     expect(portfolio.cash).toBe(10_000);
   });
 

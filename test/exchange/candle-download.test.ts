@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ExchangeError } from '../../src/core/errors.js';
+import { DataError, ExchangeError } from '../../src/core/errors.js';
 import { loadCandles } from '../../src/data/index.js';
 import { type DownloadCandlesOptions, downloadCandles } from '../../src/exchange/candle-download.js';
 import {
@@ -270,6 +270,18 @@ describe('downloadCandles', () => {
     expect((await fileCandles(file)).length).toBe(2000);
     fake.clearFaults();
     expect(await download(file)).toMatchObject({ resumedAfter: T0 + 1999 * MIN, written: 1400, complete: true });
+  });
+
+  it("refuses a bad candle with the live feed's checks, naming the exchange, time and field", {
+    timeout: 10_000,
+  }, async () => {
+    const bad = CANDLES.map((c, i) => (i === 50 ? { ...c, high: c.low - 1 } : c));
+    fake.setCandles('BTC/USDT', bad, '1m');
+    const err = await download(path.join(dir, 'bad.csv')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toMatch(
+      /^symbol BTC\/USDT, field 'high': binance candle 2024-01-01T00:50:00\.000Z: high [\d.]+ is below low/,
+    );
   });
 
   it('refuses an unknown symbol or timeframe before fetching candles', { timeout: 10_000 }, async () => {

@@ -4,6 +4,8 @@
  * and dropped websockets; warm-up and backfill are labelled; ticks arrive.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ErrorEvent } from '../../src/core/events.js';
+import { EventBus } from '../../src/core/events.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { CcxtMarketSource, type MarketEvent, Redactor } from '../../src/exchange/index.js';
 import { type BinanceClient, type FakeExchange, startFakeExchange } from '../fake-exchange/index.js';
@@ -194,12 +196,14 @@ describe('candles exactly once, in order, no gaps', () => {
   }, async () => {
     fake.setNow(T0 + 20 * MIN);
     const s = newSource({ lastProcessed: { [SYMBOL]: T0 + 15 * MIN } });
-    // the strategy sees the last 5 + 2 closed candles before the live one (warm-up and backfill together)
-    expect(await s.start()).toBe(7);
+    // the 5 warm-up candles end at the last processed one, then every missed one
+    expect(await s.start()).toBe(9);
     const feed = consume(s);
     await feed.until(T0 + 19 * MIN);
-    expect(minutes(feed.candles())).toEqual(range(13, 19));
+    expect(minutes(feed.candles())).toEqual(range(11, 19));
     expect(feed.candles().map((e) => e.phase)).toEqual([
+      'warmup',
+      'warmup',
       'warmup',
       'warmup',
       'warmup',
@@ -208,10 +212,59 @@ describe('candles exactly once, in order, no gaps', () => {
       'backfill',
       'live',
     ]);
-    // down longer than the warm-up: every missed candle is still replayed (paper orders fill on them)
+    await new Promise((r) => setTimeout(r, 0));
+    expect(feed.events.map((e) => e.kind).slice(-2)).toEqual(['candle', 'synced']); // after the start-up batch
+    // down longer than the warm-up: still a full warm-up, and every missed candle replayed (paper orders fill on them)
     await s.close();
     const long = newSource({ lastProcessed: { [SYMBOL]: T0 + 8 * MIN } });
-    expect(await long.start()).toBe(11);
+    expect(await long.start()).toBe(16);
+  });
+});
+
+describe('bad and absurd candles', () => {
+  it('are skipped with an error event naming exchange, symbol, time and field; a confirmed new level is taken', {
+    timeout: 6_000,
+  }, async () => {
+    const series = wavyCandles(40).map((c, i) => {
+      if (i === 12) return { ...c, open: 100, high: 101, low: 99, close: -5 }; // a negative close
+      if (i === 14) return { ...c, open: 97, high: 95, low: 99, close: 97 }; // high below low
+      if (i === 16) return { ...c, high: 1e300, close: 1e300 }; // finite, consistent, absurd
+      if (i >= 20) return { ...c, open: c.open * 3, high: c.high * 3, low: c.low * 3, close: c.close * 3 }; // a real move
+      return c;
+    });
+    fake.setCandles(SYMBOL, series);
+    const events = new EventBus();
+    const errors: ErrorEvent[] = [];
+    events.on('error', (e) => errors.push(e));
+    const s = newSource({ events });
+    await s.start();
+    const feed = consume(s);
+    for (let i = 10; i < 24; i++) {
+      fake.setNow(T0 + (i + 1) * MIN);
+      if (![12, 14, 16, 20].includes(i)) await feed.until(T0 + i * MIN);
+    }
+    expect(minutes(feed.candles())).toEqual([5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 18, 19, 21, 22, 23]);
+    expect(
+      errors.map((e) => [
+        e.context,
+        e.symbol,
+        (e.timestamp! - T0) / MIN,
+        (e.error as { where?: { field?: string } }).where?.field,
+      ]),
+    ).toEqual([
+      ['feed', SYMBOL, 12, 'close'],
+      ['feed', SYMBOL, 14, 'high'],
+      ['feed', SYMBOL, 16, 'close'],
+      ['feed', SYMBOL, 20, 'high'],
+    ]);
+    expect(errors[0]!.error.message).toMatch(
+      /^symbol BTC\/USDT, field 'close': binance candle 2024-01-01T00:12:00\.000Z: close must be > 0, got -5$/,
+    );
+    expect(errors[1]!.error.message).toMatch(/binance candle 2024-01-01T00:14:00\.000Z: high 95 is below low 99/);
+    expect(errors[2]!.error.message).toMatch(
+      /binance candle 2024-01-01T00:16:00\.000Z: close 1e\+300 lies .* from the previous close/,
+    );
+    expect(s.stats).toMatchObject({ badCandles: 2, absurdPrices: 2 });
   });
 });
 

@@ -5,16 +5,12 @@
  * trading run has processed that candle.
  */
 
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import path from 'node:path';
 import type { ErrorEvent } from '../../src/core/events.js';
 import { EventBus } from '../../src/core/events.js';
 import type { Candle, Fill, Order, Signal } from '../../src/core/types.js';
 import type { CandleStatus, RunTradingOptions, TradingSession } from '../../src/exchange/index.js';
 import { startTrading } from '../../src/exchange/index.js';
 import { type BinanceClient, createCcxtClient, type FakeCandle, type FakeExchange } from '../fake-exchange/index.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
 
 export const T0 = Date.UTC(2024, 0, 1);
 export const MIN = 60_000;
@@ -129,60 +125,3 @@ export async function closeCandle(fake: FakeExchange, run: Driven, openTime: num
 }
 
 export const FAST_RETRY = { maxRetries: 4, initialDelayMs: 40, maxDelayMs: 400 } as const;
-
-/** A `quantflow` CLI process started by a test, with its output collected. */
-export interface Child {
-  readonly proc: ChildProcessWithoutNullStreams;
-  output(): string;
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  exited(): Promise<number | null>;
-}
-
-/** Starts `quantflow ARGS` (from source, through tsx) with `env` added to this process's environment. */
-export function startCli(args: readonly string[], env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, QUANTFLOW_DEBUG: '', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const listeners = new Set<() => void>();
-  const onData = (d: Buffer) => {
-    out += d.toString('utf8');
-    for (const l of [...listeners]) l();
-  };
-  proc.stdout.on('data', onData);
-  proc.stderr.on('data', onData);
-  const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return {
-    proc,
-    output: () => out,
-    exited: () => exit,
-    waitFor(pattern, timeoutMs = 8_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = pattern.exec(out);
-          if (m === null) return;
-          cleanup();
-          resolve(m[0]);
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`timed out waiting for ${pattern} in:\n${out}`));
-        }, timeoutMs);
-        const gone = () => {
-          cleanup();
-          reject(new Error(`process exited while waiting for ${pattern}:\n${out}`));
-        };
-        const cleanup = () => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          proc.off('exit', gone);
-        };
-        listeners.add(check);
-        proc.on('exit', gone);
-        check();
-      });
-    },
-  };
-}

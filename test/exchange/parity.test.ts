@@ -88,13 +88,13 @@ describe('paper and live decide like the backtest', () => {
       'paper',
       new SmaCrossover({ fast: 3, slow: 8, fraction: 0.5 }),
       symbols,
-      5,
-      6,
+      8,
+      8,
       COUNT - 2,
       false,
     );
     const candles = run.rec.candles;
-    expect(candles).toHaveLength(2 * (5 + COUNT - 2 - 6 + 1));
+    expect(candles).toHaveLength(2 * (8 + COUNT - 2 - 8 + 1));
     const backtest = await runBacktest({
       strategy: new SmaCrossover({ fast: 3, slow: 8, fraction: 0.5 }),
       candles: bySymbolThenTime(candles, symbols),
@@ -113,7 +113,7 @@ describe('paper and live decide like the backtest', () => {
     const paperOrders = [...new Map(run.rec.orders.map((o) => [o.id, o])).values()];
     expect(paperOrders.map(orderView)).toEqual(backtest.orders.map(orderView));
     expect(summary.equity).toBeCloseTo(backtest.metrics.finalEquity, 8);
-    expect(summary.candles).toEqual({ warmup: 10, backfill: 0, live: candles.length - 10 });
+    expect(summary.candles).toEqual({ warmup: 16, backfill: 0, live: candles.length - 16 });
   });
 
   it('live (websocket trigger): same signals as the backtest, the same orders sent at the same candle closes', {
@@ -125,8 +125,8 @@ describe('paper and live decide like the backtest', () => {
       'live',
       new SmaCrossover({ fast: 3, slow: 8 }),
       [SYMBOL],
-      5,
-      6,
+      8,
+      8,
       COUNT - 2,
       true,
     );
@@ -167,10 +167,10 @@ describe('the ML strategy with a tiny trained model', () => {
   it('paper and live: the same predictions and signals as the backtest, paper fills identical', {
     timeout: 30_000,
   }, async () => {
-    // the predictor's first prediction comes on its `warmupCandles`-th candle: warm up on one less, so the
-    // first live candle is the first one predicted and no decision falls on history
-    const warmup = new RealtimePredictor(model).warmupCandles - 1;
-    const first = warmup + 1;
+    // the predictor's first prediction comes on its `warmupCandles`-th candle, the last of the warm-up: a
+    // decision there is acted on at that candle's close, as the backtest does
+    const warmup = new RealtimePredictor(model).warmupCandles;
+    const first = warmup;
     const last = first + 30;
     const paper = await runAndStep(fake, 'paper', strategy(), [SYMBOL], warmup, first, last, false);
     const backtest = await runBacktest({
@@ -186,7 +186,7 @@ describe('the ML strategy with a tiny trained model', () => {
       benchmarks: false,
     });
     const predicted = backtest.signals.filter((s: Signal) => s.prediction !== undefined);
-    expect(predicted.length).toBe(last - first + 1); // a prediction on every live candle, the first included
+    expect(predicted.length).toBe(last - first + 2); // the last warm-up candle and every live one
     expect(backtest.orders.filter((o) => o.side === 'buy').length).toBeGreaterThanOrEqual(1);
     expect(backtest.orders.filter((o) => o.side === 'sell').length).toBeGreaterThanOrEqual(1);
     expect(paper.run.rec.signals).toEqual(backtest.signals);

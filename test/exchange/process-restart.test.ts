@@ -12,7 +12,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JournalState } from '../../src/exchange/index.js';
 import { type FakeExchange, startFakeExchange } from '../fake-exchange/index.js';
-import { MIN, SYMBOL, startCli, T0, wavyCandles } from './helpers.js';
+import { startCli } from './cli-process.js';
+import { MIN, SYMBOL, T0, wavyCandles } from './helpers.js';
 
 const API_KEY = 'QF-CHILD-KEY-7f3a9c1e55d2';
 const API_SECRET = 'QF-CHILD-SECRET-0b8e4d6a2c91';
@@ -56,7 +57,7 @@ describe('quantflow live as a process', () => {
     '--slow',
     '8',
     '--warmup',
-    '5',
+    '8',
     '--poll-ms',
     '20',
     '--no-ticks',
@@ -65,18 +66,19 @@ describe('quantflow live as a process', () => {
     '--journal',
     journal(),
     '--exchange-options',
-    '{"fetchMarkets":{"types":["spot"]},"fetchCurrencies":false,"fetchMargins":false}',
+    // a short recvWindow: the restart right after the kill waits out the acceptance window of the order in flight
+    '{"fetchMarkets":{"types":["spot"]},"fetchCurrencies":false,"fetchMargins":false,"recvWindow":1000}',
     '--i-understand-this-trades-real-money',
   ];
 
   it('SIGKILL mid-order, restart: the fill that happened while down is applied, nothing is placed twice; SIGTERM saves state', {
     timeout: 40_000,
   }, async () => {
-    fake.setNow(T0 + 6 * MIN);
+    fake.setNow(T0 + 9 * MIN);
     const first = startCli(args(), env);
     try {
-      await first.waitFor(/warm-up: 5 candles; trading/);
-      for (let i = 6; i <= 26; i++) {
+      await first.waitFor(/warm-up: 8 candles; trading/);
+      for (let i = 9; i <= 26; i++) {
         fake.setNow(T0 + (i + 1) * MIN);
         await first.waitFor(new RegExp(`${minute(i)} ${SYMBOL}`));
       }
@@ -111,7 +113,7 @@ describe('quantflow live as a process', () => {
       await second.waitFor(new RegExp(`filled while down: ${pending[0]!.clientOrderId} sell`));
       await second.waitFor(new RegExp(`${minute(30)} ${SYMBOL} close=\\S+ signal=- pos=0 `));
       expect(second.output()).toMatch(new RegExp(`${minute(27)} ${SYMBOL} .*\\[backfill\\]`));
-      await second.waitFor(/warm-up: 3 candles, backfilled 4; trading/);
+      await second.waitFor(/warm-up: 8 candles, backfilled 4; trading/);
       fake.setNow(T0 + 32 * MIN);
       await second.waitFor(new RegExp(`${minute(31)} ${SYMBOL}`));
       second.proc.kill('SIGTERM');

@@ -51,15 +51,15 @@ describe('paper restart', () => {
       symbols: [SYMBOL],
       timeframe: '1m',
       journalFile,
-      warmupCandles: 5,
+      warmupCandles: 8,
       feed,
       retry: FAST_RETRY,
     };
-    fake.setNow(T0 + 6 * MIN);
+    fake.setNow(T0 + 8 * MIN);
     const exA = await client(fake);
     const a = drive({ ...options, exchange: exA, strategy: new SmaCrossover({ fast: 3, slow: 8 }) });
     await a.session.ready;
-    for (let i = 6; i <= 18; i++) await closeCandle(fake, a, T0 + i * MIN); // candle 18 signals BUY
+    for (let i = 8; i <= 18; i++) await closeCandle(fake, a, T0 + i * MIN); // candle 18 signals BUY
     await a.session.stop();
     await exA.close();
     const saved = journalOf(journalFile);
@@ -231,16 +231,16 @@ describe('kill switch', () => {
       symbols: [SYMBOL],
       timeframe: '1m',
       journalFile,
-      warmupCandles: 5,
+      warmupCandles: 8,
       killSwitch: { maxDrawdown: 0.01 },
       feed,
       retry: FAST_RETRY,
     };
-    fake.setNow(T0 + 6 * MIN);
+    fake.setNow(T0 + 9 * MIN);
     const ex = await client(fake);
     const a = drive({ ...options, exchange: ex, strategy: new SmaCrossover({ fast: 3, slow: 8 }) });
     await a.session.ready;
-    for (let i = 6; i <= 40; i++) await closeCandle(fake, a, T0 + i * MIN);
+    for (let i = 9; i <= 40; i++) await closeCandle(fake, a, T0 + i * MIN);
     const summary = await a.session.stop();
     expect(summary.killSwitch?.reason).toMatch(/drawdown .* reached the limit 1.00 %/);
     const kill = a.rec.errors.filter((e) => e.context === 'kill-switch');
@@ -299,7 +299,7 @@ describe('journal', () => {
       symbols: [SYMBOL],
       timeframe: '1m',
       journalFile,
-      warmupCandles: 3,
+      warmupCandles: 8,
       feed,
     };
     const first = drive({ ...options, strategy: new SmaCrossover({ fast: 3, slow: 8 }) });

@@ -193,6 +193,20 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
         break;
     }
 
+    // like Binance: a signed request processed later than its timestamp + recvWindow is refused, not executed
+    const keyed = typeof req.headers['x-mbx-apikey'] === 'string' && req.headers['x-mbx-apikey'] !== '';
+    if (keyed && params.signature !== undefined && params.timestamp !== undefined) {
+      const window = Number(params.recvWindow ?? 5000);
+      if (Date.now() > Number(params.timestamp) + window) {
+        send(
+          res,
+          entry,
+          400,
+          JSON.stringify({ code: -1021, msg: 'Timestamp for this request is outside of the recvWindow.' }),
+        );
+        return;
+      }
+    }
     const apiReq: ApiRequest = { method, path: url.pathname, params, headers: req.headers };
     let status: number;
     let text: string;

@@ -74,7 +74,10 @@ export interface RequestLogEntry {
 
 /** What goes wrong. See `Fault` for which requests it hits. */
 export type FaultSpec =
-  /** Answer normally, but only after `ms`. */
+  /**
+   * Answer normally, but only after `ms`: a request is executed that late (a POST order fills
+   * then), unless its timestamp + recvWindow has passed by then (refused with -1021, like Binance).
+   */
   | { readonly kind: 'delay'; readonly ms: number }
   /** Never answer (the client times out; close() ends it). */
   | { readonly kind: 'hang' }

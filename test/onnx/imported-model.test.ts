@@ -26,7 +26,8 @@ import { PrecomputedPredictor } from '../../src/models/precomputed-predictor.js'
 import type { Predictor } from '../../src/models/predictor.js';
 import { loadPredictor, ModelRegistry } from '../../src/registry/index.js';
 import { createServer } from '../../src/server/index.js';
-import { MIN, SYMBOL, startCli, T0, toCandles, wavyCandles } from '../exchange/helpers.js';
+import { startCli } from '../exchange/cli-process.js';
+import { MIN, SYMBOL, T0, toCandles, wavyCandles } from '../exchange/helpers.js';
 import { type FakeExchange, startFakeExchange } from '../fake-exchange/index.js';
 import { pythonWith, runFixture } from '../models/onnx-helpers.js';
 

@@ -3,9 +3,9 @@
  * (src/exchange/trading-runner.ts); they differ only in the broker.
  *
  *   quantflow paper --exchange ID --symbol S [--symbol S2] --timeframe TF
- *     (--strategy sma [--fast N --slow N] | --model NAME[@v] [--registry DIR] [--threshold X])
+ *     (--strategy sma [--fast N --slow N] | --model NAME[@v] [--registry DIR] [--threshold X] [--tracker FILE])
  *     [--cash 10000] [--fee R] [--slippage-bps B] [--fraction F] [--journal FILE]
- *     [--max-daily-loss X] [--max-drawdown X] [--sandbox] ...
+ *     [--max-daily-loss X] [--max-drawdown X] [--replayed-decisions act|halt] [--sandbox] ...
  *   quantflow live ... --i-understand-this-trades-real-money
  *
  * Credentials come only from the environment (QUANTFLOW_API_KEY,
@@ -16,16 +16,25 @@
  * One status line per processed candle goes to stdout; JSON log lines
  * (warnings and errors, info with --verbose) to stderr. SIGINT / SIGTERM stop
  * gracefully (no new orders, state saved, open orders cancelled with
- * --cancel-on-exit); a second signal exits at once.
+ * --cancel-on-exit); a second signal exits at once, and so does the process
+ * STOP_GRACE_MS (10 s) after the first whatever is still open (a stuck
+ * request or socket), the journal holding the last saved state.
  */
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../../core/errors.js';
+import type { PredictionSink } from '../../core/prediction.js';
 import type { Strategy } from '../../core/strategy.js';
 import { action, integerOption, numberOption } from '../action.js';
 import { registryOptionHelp, registryRoot } from '../registry-option.js';
 
 export const LIVE_CONFIRM_FLAG = '--i-understand-this-trades-real-money';
+
+/** After SIGINT / SIGTERM the process ends within this, stopped gracefully or not. */
+export const STOP_GRACE_MS = 10_000;
+/** Testing hook: a shorter STOP_GRACE_MS (ms). */
+export const STOP_GRACE_ENV = 'QUANTFLOW_STOP_GRACE_MS';
 
 export interface TradeCommandOptions {
   exchange: string;
@@ -41,6 +50,7 @@ export interface TradeCommandOptions {
   stopLoss?: number;
   takeProfit?: number;
   maxHold?: number;
+  tracker?: string;
   cash?: number;
   fee?: number;
   slippageBps?: number;
@@ -56,6 +66,8 @@ export interface TradeCommandOptions {
   cancelOnExit?: boolean;
   onMismatch: string;
   confirmReconciliation?: boolean;
+  replayedDecisions: string;
+  maxJump?: number;
   timeoutMs?: number;
   exchangeOptions?: string;
   orderIdNamespace?: string;
@@ -101,6 +113,10 @@ function addOptions(cmd: Command): Command {
     .option('--take-profit <x>', 'ml: exit at this gain as a fraction', numberOption('take-profit'))
     .option('--max-hold <n>', 'ml: exit after this many candles in a position', integerOption('max-hold', 1))
     .option(
+      '--tracker <file>',
+      'ml: record every prediction and outcome in this JSON-lines tracker file (continued on restart)',
+    )
+    .option(
       '--cash <amount>',
       'paper: virtual starting balance (default 10000); live: most quote currency to use',
       numberOption('cash'),
@@ -122,7 +138,7 @@ function addOptions(cmd: Command): Command {
     .option('--sandbox', "use the exchange's testnet (ccxt setSandboxMode)")
     .option(
       '--warmup <n>',
-      'history candles per symbol before trading (default: the strategy needs, at least 300)',
+      'history candles per symbol before trading (default: what the strategy needs, at least 300; less is refused)',
       integerOption('warmup', 0),
     )
     .option('--poll-ms <ms>', 'REST poll interval (default min(5 s, timeframe / 12))', integerOption('poll-ms', 10))
@@ -135,6 +151,16 @@ function addOptions(cmd: Command): Command {
       'halt',
     )
     .option('--confirm-reconciliation', 'live restart: accept the reported differences and adopt the exchange state')
+    .option(
+      '--replayed-decisions <policy>',
+      'restart, a decision fell on a missed candle: act on it at the newest candle, or halt',
+      'act',
+    )
+    .option(
+      '--max-jump <ranges>',
+      'skip and report a candle whose prices jump more than this many recent ranges (default 50)',
+      numberOption('max-jump'),
+    )
     .option('--timeout-ms <ms>', 'exchange request timeout (default 10000)', integerOption('timeout-ms', 100))
     .option(
       '--exchange-options <json>',
@@ -178,12 +204,25 @@ async function runTradeCommand(mode: 'paper' | 'live', opts: TradeCommandOptions
       field: 'on-mismatch',
     });
   }
+  if (opts.replayedDecisions !== 'act' && opts.replayedDecisions !== 'halt') {
+    throw new ConfigError(`--replayed-decisions must be act or halt, got '${opts.replayedDecisions}'`, {
+      field: 'replayed-decisions',
+    });
+  }
+  if (opts.maxJump !== undefined && !(opts.maxJump > 0)) {
+    throw new ConfigError(`--max-jump must be a positive number of ranges, got ${opts.maxJump}`, { field: 'max-jump' });
+  }
   if ((opts.model === undefined) === (opts.strategy === undefined)) {
     throw new ConfigError('give either --strategy sma or --model NAME[@version]', { field: 'strategy' });
   }
   if (opts.strategy !== undefined && opts.strategy !== 'sma') {
     throw new ConfigError(`unknown strategy '${opts.strategy}' (sma; or --model for the ML strategy)`, {
       field: 'strategy',
+    });
+  }
+  if (opts.tracker !== undefined && opts.model === undefined) {
+    throw new ConfigError("--tracker records the ML strategy's predictions: it needs --model NAME[@version]", {
+      field: 'tracker',
     });
   }
   let exchangeOptions: Record<string, unknown> | undefined;
@@ -216,10 +255,13 @@ async function runTradeCommand(mode: 'paper' | 'live', opts: TradeCommandOptions
   const dispose: Array<() => Promise<void>> = [];
   const out = (line: string) => process.stdout.write(`${line}\n`);
   try {
-    const strategy = await createStrategy(opts, symbols, dispose);
     const journalFile = opts.journal ?? defaultJournal(mode, opts.exchange, symbols, opts.timeframe);
+    // a resumed run's candles up to the journal's last ones are already in its tracker
+    const resumed = opts.tracker !== undefined ? await new ex.TradingJournal(journalFile).load() : undefined;
+    const strategy = await createStrategy(opts, symbols, dispose, resumed?.lastCandle);
     const abort = new AbortController();
     let signals = 0;
+    let stopped = false;
     const onSignal = (name: string) => {
       signals++;
       if (signals > 1) {
@@ -229,6 +271,16 @@ async function runTradeCommand(mode: 'paper' | 'live', opts: TradeCommandOptions
       process.stderr.write(
         `${name}: stopping (no new orders, saving state${opts.cancelOnExit ? ', cancelling open orders' : ''})\n`,
       );
+      // whatever keeps the process up after that (a request that does not end, a socket left open), it ends
+      const grace = Number(process.env[STOP_GRACE_ENV] ?? STOP_GRACE_MS) || STOP_GRACE_MS;
+      setTimeout(() => {
+        process.stderr.write(
+          stopped
+            ? `still not exited ${grace / 1000} s after ${name} (open: ${openResources()}): exiting\n`
+            : `stopping took longer than ${grace / 1000} s: exiting now (the journal holds the last saved state)\n`,
+        );
+        process.exit(stopped ? (process.exitCode ?? 0) : 1);
+      }, grace).unref();
       abort.abort();
     };
     const onInt = () => onSignal('SIGINT');
@@ -251,6 +303,7 @@ async function runTradeCommand(mode: 'paper' | 'live', opts: TradeCommandOptions
         ...(opts.fee !== undefined ? { feeRate: opts.fee } : {}),
         ...(opts.slippageBps !== undefined ? { slippageBps: opts.slippageBps } : {}),
         ...(opts.warmup !== undefined ? { warmupCandles: opts.warmup } : {}),
+        replayedDecisions: opts.replayedDecisions as 'act' | 'halt',
         killSwitch: {
           ...(opts.maxDailyLoss !== undefined ? { maxDailyLoss: opts.maxDailyLoss } : {}),
           ...(opts.maxDrawdown !== undefined ? { maxDrawdown: opts.maxDrawdown } : {}),
@@ -263,6 +316,7 @@ async function runTradeCommand(mode: 'paper' | 'live', opts: TradeCommandOptions
           websocket: opts.websocket,
           ticks: opts.ticks,
           ...(opts.pollMs !== undefined ? { pollIntervalMs: opts.pollMs } : {}),
+          ...(opts.maxJump !== undefined ? { maxJumpRanges: opts.maxJump } : {}),
         },
         ...(opts.orderIdNamespace !== undefined ? { orderIdNamespace: opts.orderIdNamespace } : {}),
         redactor,
@@ -290,12 +344,14 @@ async function runTradeCommand(mode: 'paper' | 'live', opts: TradeCommandOptions
           ),
       });
       const kill = summary.killSwitch !== undefined ? `; kill switch tripped: ${summary.killSwitch.reason}` : '';
+      const caught = summary.orders.caughtUp > 0 ? `, ${summary.orders.caughtUp} for missed decisions` : '';
       out(
         `stopped: ${summary.candles.live + summary.candles.backfill} candles, ${summary.signals} signals, ` +
-          `${summary.orders.submitted} orders (${summary.orders.rejected} rejected, ${summary.orders.open} open), ` +
+          `${summary.orders.submitted} orders (${summary.orders.rejected} rejected, ${summary.orders.open} open${caught}), ` +
           `${summary.fills} fills, equity ${summary.equity.toFixed(2)}${kill}; state saved to ${journalFile}`,
       );
     } finally {
+      stopped = true;
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
     }
@@ -313,6 +369,7 @@ async function createStrategy(
   opts: TradeCommandOptions,
   symbols: readonly string[],
   dispose: Array<() => Promise<void>>,
+  processed: Readonly<Record<string, number>> | undefined,
 ): Promise<Strategy> {
   if (opts.model === undefined) {
     const { SmaCrossover } = await import('../../../strategies/sma-crossover.js');
@@ -332,8 +389,23 @@ async function createStrategy(
   const registry = await registryModule.ModelRegistry.open(registryRoot(opts.registry), { create: false });
   const predictor = await registryModule.loadPredictor(registry, opts.model, { logger: createJsonLogger('warn') });
   dispose.push(() => predictor.dispose());
+  let tracker: PredictionSink | undefined;
+  if (opts.tracker !== undefined) {
+    const file = path.resolve(opts.tracker);
+    if (processed === undefined && existsSync(file) && statSync(file).size > 0) {
+      throw new ConfigError(
+        'the tracker file already holds predictions but the journal is new: give a new tracker file, or the journal it was used with',
+        { file, field: 'tracker' },
+      );
+    }
+    const { PredictionTracker } = await import('../../tracking/prediction-tracker.js');
+    const opened = PredictionTracker.open(file, { logger: createJsonLogger('warn') });
+    dispose.push(async () => opened.close());
+    tracker = processed === undefined ? opened : afterProcessed(opened, processed);
+  }
   return new MlStrategy({
     predictor: new RealtimePredictor(predictor),
+    ...(tracker !== undefined ? { tracker } : {}),
     ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
     ...(opts.fraction !== undefined ? { fraction: opts.fraction } : {}),
     allowShort: false,
@@ -341,4 +413,24 @@ async function createStrategy(
     ...(opts.takeProfit !== undefined ? { takeProfit: opts.takeProfit } : {}),
     ...(opts.maxHold !== undefined ? { maxHoldCandles: opts.maxHold } : {}),
   });
+}
+
+/** What keeps the event loop alive, for the forced-exit message. */
+function openResources(): string {
+  const counts = new Map<string, number>();
+  for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
+  return [...counts].map(([r, n]) => `${n} ${r}`).join(', ') || 'nothing';
+}
+
+/**
+ * The tracker of a resumed run: the candles the previous run processed (up
+ * to the journal's last candle per symbol), and the predictions made on them,
+ * are in it already; the warm-up replays them, and they are not fed again.
+ */
+function afterProcessed(sink: PredictionSink, processed: Readonly<Record<string, number>>): PredictionSink {
+  const seen = (symbol: string, time: number) => time <= (processed[symbol] ?? Number.NEGATIVE_INFINITY);
+  return {
+    record: (input) => (seen(input.symbol, input.timestamp) ? undefined : sink.record(input)),
+    onCandle: (candle) => (seen(candle.symbol, candle.timestamp) ? undefined : sink.onCandle(candle)),
+  };
 }
