@@ -33,6 +33,8 @@ describe('quantflow paper --tracker', () => {
       candles: toCandles(wavyCandles(400, T0 - 500 * MIN, 200)),
       seed: 7,
       name: 'tiny',
+      featureSet: 'relative',
+      kind: 'tfjs',
       network: { layers: [8], epochs: 3, earlyStopping: false, learningRate: 0.01 },
     });
     model = trained.predictor;

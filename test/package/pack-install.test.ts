@@ -181,6 +181,7 @@ describe.skipIf(SKIP)('npm pack and install into a fresh project', () => {
         candles: candles.slice(0, 600),
         seed: 1,
         name: 'pack-tiny',
+        featureSet: 'relative',
         kind: 'tfjs',
         network: { layers: [8], epochs: 2, earlyStopping: false },
       });
