@@ -38,6 +38,7 @@ import type { CalibrationMethod } from '../src/models/calibration.js';
 import { rocAuc } from '../src/models/evaluation.js';
 import type { KindOptions } from '../src/models/model-kinds.js';
 import type { ModelKind, ValidationMetrics } from '../src/models/model-meta.js';
+import { modelDataWarnings } from '../src/models/model-warnings.js';
 import { PrecomputedPredictor, seriesInputs } from '../src/models/precomputed-predictor.js';
 import type { Predictor } from '../src/models/predictor.js';
 import { DEFAULT_MODEL_KIND } from '../src/models/train.js';
@@ -296,32 +297,6 @@ export interface ModelBacktestOptions extends MlBacktestCommon {
   readonly predictor: Predictor;
   /** Candles of the model's context symbols. */
   readonly context?: ContextSeries;
-}
-
-/** What to tell a user about running a model on data it may have seen or was not made for. */
-export function modelDataWarnings(predictor: Predictor, series: readonly (readonly Candle[])[]): string[] {
-  const meta = predictor.meta;
-  const out: string[] = [];
-  const trainedOn = meta.training.symbol.split(',');
-  for (const s of series) {
-    const first = s[0]!;
-    const last = s[s.length - 1]!;
-    if (meta.training.timeframe !== 'unknown' && first.timeframe !== meta.training.timeframe) {
-      out.push(
-        `the model was trained on ${meta.training.timeframe} candles, these are ${first.timeframe}: its features and horizon mean something else here`,
-      );
-    }
-    if (meta.training.to >= first.timestamp && meta.training.from <= last.timestamp) {
-      out.push(
-        `${first.symbol} ${isoTime(Math.max(first.timestamp, meta.training.from))} → ${isoTime(Math.min(last.timestamp, meta.training.to))} ` +
-          `overlaps the model's training period (${isoTime(meta.training.from)} → ${isoTime(meta.training.to)}, ` +
-          (trainedOn.includes(first.symbol)
-            ? 'the same symbol: those predictions are in-sample and flatter the scores)'
-            : `${meta.training.symbol}: a different symbol in the same period, so not independent of what it learned)`),
-      );
-    }
-  }
-  return [...new Set(out)];
 }
 
 /** One model over the whole data (no retraining): batch predictions, one engine run, the same report. */

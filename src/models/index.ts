@@ -5,6 +5,7 @@ export * from './load-model.js';
 export * from './model-files.js';
 export * from './model-meta.js';
 export * from './model-predictor.js';
+export * from './model-warnings.js';
 export * from './outcome-stats.js';
 export * from './precomputed-predictor.js';
 export * from './prediction-leak-analysis.js';
