@@ -8,7 +8,7 @@
 import type { Candle } from '../core/types.js';
 import type { Predictor } from './predictor.js';
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/:00\.000Z$/, 'Z');
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
 /** What to tell a user about running a model on data it may have seen or was not made for. */
 export function modelDataWarnings(
