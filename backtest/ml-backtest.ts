@@ -41,9 +41,12 @@ import type { ModelKind, ValidationMetrics } from '../src/models/model-meta.js';
 import { modelDataWarnings } from '../src/models/model-warnings.js';
 import { PrecomputedPredictor, seriesInputs } from '../src/models/precomputed-predictor.js';
 import type { Predictor } from '../src/models/predictor.js';
+import { defaultThreads } from '../src/models/thread-pool.js';
 import { DEFAULT_MODEL_KIND } from '../src/models/train.js';
+import { packSeries, type WindowTask, windowPool } from '../src/models/walk-forward-task.js';
 import {
   predictRange,
+  type TrainedWindow,
   trainWalkForwardWindow,
   type WalkForwardLayout,
   type WindowPlan,
@@ -128,6 +131,11 @@ export interface WalkForwardOptions extends MlBacktestCommon, KindOptions {
   readonly seed?: number;
   /** Reuse window models by content: a cache directory, or a WindowCache (default: none). */
   readonly cache?: string | WindowCache;
+  /**
+   * Worker threads training windows at once (default: 1 for the logistic
+   * kind, whose windows train in milliseconds, else one per core).
+   */
+  readonly workers?: number;
   /** Called with (0, total) before the first window, then after each window's model has trained and predicted. */
   readonly onWindow?: (done: number, total: number) => void;
 }
@@ -228,25 +236,70 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<MlBac
   const predictions = new PrecomputedPredictor({ horizon });
   const raw = new Map<string, number>();
   const forecasts = new Map<string, number>();
-  options.onWindow?.(0, layout.splits.length);
-  const plans: MlWindowPlan[] = [];
+  const windows = layout.splits.length;
+  options.onWindow?.(0, windows);
   const started = performance.now();
+  const training: WindowTask['options'] = {
+    kind,
+    seed,
+    validationFraction,
+    calibrationFraction,
+    calibration,
+    // Models dated by their data, not the clock: the same window gives the same files wherever it trains.
+    dataTime: true,
+    network: { ...d.network, ...options.network },
+    ...(options.linear !== undefined ? { linear: options.linear } : {}),
+    ...(options.python !== undefined ? { python: options.python } : {}),
+    ...(options.gbdt !== undefined ? { gbdt: options.gbdt } : {}),
+  };
+  const workers = Math.min(windows, options.workers ?? (kind === 'logistic' ? 1 : defaultThreads()));
+  let done = 0;
+  const progress = (t: TrainedWindow) => {
+    options.onWindow?.(++done, windows);
+    return t;
+  };
+  let trainedWindows: TrainedWindow[];
+  if (workers > 1) {
+    const pool = windowPool(workers);
+    try {
+      const task = {
+        series: packSeries(series),
+        context: options.context === undefined ? undefined : packSeries([...options.context.values()]),
+        settings: layout.settings,
+        options: training,
+        cacheDir: cache?.dir,
+      };
+      trainedWindows = await Promise.all(
+        layout.splits.map((_, i) => pool.run({ ...task, index: i + 1 }).then(progress)),
+      );
+    } finally {
+      await pool.destroy();
+    }
+  } else {
+    trainedWindows = [];
+    for (let k = 1; k <= windows; k++) {
+      trainedWindows.push(
+        progress(
+          await trainWalkForwardWindow(layout, k, {
+            ...training,
+            ...(cache !== undefined ? { cache } : {}),
+            ...(options.logger !== undefined ? { logger: options.logger } : {}),
+          }),
+        ),
+      );
+    }
+  }
+  const plans: MlWindowPlan[] = [];
   let cachedWindows = 0;
-  for (let k = 1; k <= layout.splits.length; k++) {
-    const trained = await trainWalkForwardWindow(layout, k, {
-      kind,
-      seed,
-      validationFraction,
-      calibrationFraction,
-      calibration,
-      network: { ...d.network, ...options.network },
-      ...(options.linear !== undefined ? { linear: options.linear } : {}),
-      ...(options.python !== undefined ? { python: options.python } : {}),
-      predictions,
-      ...(cache !== undefined ? { cache } : {}),
-      ...(options.logger !== undefined ? { logger: options.logger } : {}),
-    });
+  for (const trained of trainedWindows) {
+    const k = trained.plan.index;
     trained.plan.series.forEach((sp, s) => {
+      if (target !== 'volatility') {
+        predictions.addPredictions(layout.series[s]!.candles, trained.predictions[s]!, {
+          from: sp.testCandles[0],
+          modelVersion: walkForwardModelVersion(k),
+        });
+      }
       const candles = layout.series[s]!.candles;
       for (let i = sp.testCandles[0]; i < sp.testCandles[1]; i++) {
         const r = trained.rawProbabilities[s]![i - sp.testCandles[0]];
@@ -264,7 +317,6 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<MlBac
       epochsRun: trained.model.epochsRun,
       cached: trained.model.cached,
     });
-    options.onWindow?.(k, layout.splits.length);
   }
   const trainSeconds = (performance.now() - started) / 1000;
   const ranges = layout.series.map(

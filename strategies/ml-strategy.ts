@@ -154,7 +154,9 @@ export class MlStrategy implements Strategy {
     this.maxHoldCandles = o.maxHoldCandles;
     this.tracker = o.tracker;
     this.costs = o.costs === undefined ? undefined : checkCosts(o.costs);
-    this.name = o.name ?? `ml(${threshold},${fraction},${allowShort ? 'long-short' : 'long-only'})`;
+    this.name =
+      o.name ??
+      `ml(${threshold},${fraction},${allowShort ? 'long-short' : 'long-only'}${this.costs !== undefined ? ',cost-gate' : ''})`;
   }
 
   /** A fresh run: forget the sides ordered (they are re-read from the portfolio per symbol). */

@@ -61,10 +61,25 @@ export interface TailFractions {
 }
 
 /**
+ * Where the slice before row `start` must end: `embargo` distinct row times
+ * before it (one row per time for one symbol; several rows per time when
+ * symbols are pooled), so no earlier label reaches the slice.
+ */
+function embargoStart(ds: Dataset, start: number, embargo: number): number {
+  let i = start;
+  for (let times = 0; times < embargo && i > 0; times++) {
+    const t = ds.timestamps[i - 1]!;
+    while (i > 0 && ds.timestamps[i - 1]! === t) i--;
+  }
+  return i;
+}
+
+/**
  * Cuts `validation`, `calibration` and `test` (fractions of all rows, in that
  * time order) off the end of `ds`, each preceded by an embargo of `embargo`
- * rows so no label of an earlier slice reaches into a later one; the rest,
- * from the start, is fitted on. A zero or absent fraction gives no slice.
+ * rows (row times, when symbols are pooled) so no label of an earlier slice
+ * reaches into a later one; the rest, from the start, is fitted on. A zero or
+ * absent fraction gives no slice.
  */
 export function splitTail(ds: Dataset, fractions: TailFractions, embargo = ds.horizon): FittingSplit {
   if (!Number.isInteger(embargo) || embargo < 0) {
@@ -90,16 +105,19 @@ export function splitTail(ds: Dataset, fractions: TailFractions, embargo = ds.ho
   for (const name of [...names].reverse()) {
     const f = fractions[name] ?? 0;
     if (f === 0) continue;
-    const rows = Math.max(1, Math.floor(ds.rows * f));
-    const start = end - rows;
-    if (start - embargo < 1) {
+    let start = end - Math.max(1, Math.floor(ds.rows * f));
+    // Rows of several symbols share times: a slice starts where the time changes, never inside a time.
+    while (start > 0 && start < end && ds.timestamps[start]! === ds.timestamps[start - 1]!) start++;
+    const rows = end - start;
+    const before = embargoStart(ds, start, embargo);
+    if (before < 1) {
       throw new ConfigError(
         `${ds.rows} rows are too few for the ${name} slice of ${rows} rows after ${embargo}-row embargoes`,
         { field: name },
       );
     }
     slices[name] = sliceDataset(ds, start, end);
-    end = start - embargo;
+    end = before;
   }
   return { fit: sliceDataset(ds, 0, end), ...slices };
 }

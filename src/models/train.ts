@@ -18,9 +18,10 @@ import { DataError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { assertSeed } from '../core/random.js';
 import type { Candle } from '../core/types.js';
-import { buildDataset, type Dataset } from '../features/dataset.js';
+import { buildDataset, type Dataset, mergeDatasets } from '../features/dataset.js';
 import { type FittingSplit, splitTail } from '../features/dataset-splits.js';
 import { DEFAULT_VOLATILITY_SPAN } from '../features/ewma-volatility.js';
+import { schemaWarmup } from '../features/feature-schema.js';
 import type { FeatureSetSpec } from '../features/feature-sets.js';
 import { DEFAULT_FEATURE_SET } from '../features/feature-sets.js';
 import { FeatureScaler, type ScalerKind } from '../features/scaler.js';
@@ -121,7 +122,10 @@ export interface FitResult {
 }
 
 export interface TrainModelOptions extends Omit<FitOptions, 'source'> {
-  candles: readonly Candle[];
+  /** One symbol's candles (or `series`). */
+  candles?: readonly Candle[];
+  /** Several symbols' candles: one model for all (pooled training), sliced by time across them. */
+  series?: readonly (readonly Candle[])[];
   /** Default 'core' (DEFAULT_FEATURE_SET). */
   featureSet?: FeatureSetSpec;
   /** Candles of the feature set's context symbols. */
@@ -426,8 +430,21 @@ export async function fitOnDataset(split: FittingSplit, options: FitOptions = {}
  * fits, calibrates and scores.
  */
 export async function trainModel(options: TrainModelOptions): Promise<TrainModelResult> {
-  const { candles } = options;
-  if (candles.length === 0) throw new DataError('no candles to train on', { field: 'candles' });
+  const series = options.series ?? (options.candles !== undefined ? [options.candles] : []);
+  if (series.length === 0 || series.some((s) => s.length === 0)) {
+    throw new DataError('no candles to train on', { field: 'candles' });
+  }
+  const symbols = series.map((s) => s[0]!.symbol);
+  if (new Set(symbols).size !== symbols.length) {
+    throw new DataError('the same symbol is given twice: pass one candle series per symbol', { field: 'candles' });
+  }
+  const timeframes = new Set(series.map((s) => s[0]!.timeframe));
+  if (timeframes.size > 1) {
+    throw new DataError(`pooled series must share one timeframe: ${[...timeframes].join(', ')} given`, {
+      field: 'timeframe',
+    });
+  }
+  const candleCount = series.reduce((n, s) => n + s.length, 0);
   const horizon = options.horizon ?? 1;
   const lookback = options.lookback ?? 1;
   const labelThreshold = options.labelThreshold ?? 0;
@@ -440,22 +457,30 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
     options.calibration === 'none' ? 0 : (options.calibrationFraction ?? TRAIN_DEFAULTS.calibrationFraction);
   const validationFraction = def.usesValidation ? (options.validationFraction ?? TRAIN_DEFAULTS.validationFraction) : 0;
   const context = options.context;
-  const ds = buildDataset(candles, {
-    featureSet,
-    horizon,
-    lookback,
-    labelThreshold,
-    target,
-    ...(context ? { context } : {}),
-  });
+  const build = (threshold: number) =>
+    mergeDatasets(
+      series.map((candles) =>
+        buildDataset(candles, {
+          featureSet,
+          horizon,
+          lookback,
+          labelThreshold: threshold,
+          target,
+          ...(context ? { context } : {}),
+        }),
+      ),
+    );
+  const ds = build(labelThreshold);
   if (ds.rows < 10) {
-    const warm = buildDataset(candles, { featureSet, horizon, lookback, target, ...(context ? { context } : {}) }).rows;
+    const warm = labelThreshold > 0 ? build(0).rows : ds.rows;
+    const cause = labelThreshold > 0 && warm >= 10;
     throw new DataError(
-      labelThreshold > 0 && warm >= 10
+      cause
         ? `the label threshold ${labelThreshold} leaves ${ds.rows} of ${warm} samples (it drops every move of at most ` +
             `${(labelThreshold * 100).toFixed(2)}% over ${horizon} candles); lower --label-threshold`
-        : `${candles.length} candles give only ${ds.rows} samples after the feature warm-up; train on more candles`,
-      { field: labelThreshold > 0 && warm >= 10 ? 'labelThreshold' : 'candles' },
+        : `${candleCount} candles give only ${ds.rows} samples after the feature warm-up ` +
+            `(${schemaWarmup(ds.schema)} candles); train on more candles`,
+      { field: cause ? 'labelThreshold' : 'candles' },
     );
   }
   const split = splitTail(
@@ -463,23 +488,21 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
     { validation: validationFraction, calibration: calibrationFraction, test: testFraction },
     horizon,
   );
-  const first = candles[0]!;
-  const last = candles[candles.length - 1]!;
   const result = await fitOnDataset(split, {
     ...options,
     source: {
-      symbol: first.symbol,
-      timeframe: first.timeframe,
-      from: first.timestamp,
-      to: last.timestamp,
-      dataHash: hashCandles(candles),
+      symbol: symbols.join(','),
+      timeframe: series[0]![0]!.timeframe,
+      from: Math.min(...series.map((s) => s[0]!.timestamp)),
+      to: Math.max(...series.map((s) => s[s.length - 1]!.timestamp)),
+      dataHash: hashCandles(series.flat()),
     },
     extraOptions: {
       testFraction,
       calibrationFraction,
       validationFraction,
       embargo: horizon,
-      candles: candles.length,
+      candles: candleCount,
       ...options.extraOptions,
     },
   });

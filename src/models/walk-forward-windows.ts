@@ -25,7 +25,6 @@ import type { CalibrationMethod } from './calibration.js';
 import type { ModelFiles } from './model-files.js';
 import { type KindOptions, modelKind } from './model-kinds.js';
 import type { ModelKind, ModelMeta, ValidationMetrics } from './model-meta.js';
-import type { PrecomputedPredictor } from './precomputed-predictor.js';
 import { gatherInputs, type SeriesInputs, seriesInputs } from './precomputed-predictor.js';
 import { predictionOf } from './prediction-of.js';
 import type { Predictor } from './predictor.js';
@@ -169,8 +168,6 @@ export interface WindowTrainingOptions extends KindOptions {
   /** Fraction at the end of the training window the calibration is fitted on (0: uncalibrated). */
   readonly calibrationFraction: number;
   readonly calibration: CalibrationMethod | 'none';
-  /** Receives the test window's predictions. */
-  readonly predictions?: PrecomputedPredictor;
   /** More entries for the model's `training.options`, after `walkForward`. */
   readonly extraOptions?: Readonly<Record<string, unknown>>;
   /** Date the model by the last candle it learned from instead of the clock: the same window gives byte-identical files. */
@@ -312,7 +309,7 @@ export async function trainWalkForwardWindow(
           settings,
           slices: [fit.rows, validation?.rows ?? 0, calibration?.rows ?? 0],
           kind: def.kind,
-          kindOptions: { network: options.network, linear: options.linear, python: options.python },
+          kindOptions: { network: options.network, linear: options.linear, python: options.python, gbdt: options.gbdt },
           seed: options.seed,
           calibration: options.calibration,
           extraOptions: { walkForward, ...options.extraOptions },
@@ -339,6 +336,7 @@ export async function trainWalkForwardWindow(
         ...(options.network !== undefined ? { network: options.network } : {}),
         ...(options.linear !== undefined ? { linear: options.linear } : {}),
         ...(options.python !== undefined ? { python: options.python } : {}),
+        ...(options.gbdt !== undefined ? { gbdt: options.gbdt } : {}),
         calibration: options.calibration,
         source: {
           symbol: layout.series.map((s) => s.symbol).join(','),
@@ -365,9 +363,6 @@ export async function trainWalkForwardWindow(
       const s = layout.series[k]!;
       const [from, to] = ranges[k]!;
       const out = await predictRange(predictor, s, from, to, name);
-      if (settings.target !== 'volatility') {
-        options.predictions?.addPredictions(s.candles, out.predictions, { from, modelVersion: name });
-      }
       predictions.push(out.predictions);
       rawProbabilities.push(out.raw);
       forecasts.push(out.forecasts);

@@ -5,11 +5,11 @@
  * thread. Both call the same `executeJob` -> `runSweepJob`, and a job's result
  * does not depend on where it ran.
  */
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { ConfigError } from '../core/errors.js';
+import { createThreadPool, defaultThreads } from '../models/thread-pool.js';
 import type { SweepJob, SweepRunPlan } from './jobs.js';
 import { executeJob, type JobOutcome, type JobTaskOptions, type PoolTask } from './pool-worker.js';
 import type { RunResult } from './reduce.js';
@@ -17,20 +17,12 @@ import type { JobResult } from './run-job.js';
 
 export type JobRunOptions = JobTaskOptions;
 
-export function defaultWorkers(): number {
-  return Math.max(1, availableParallelism());
-}
+export const defaultWorkers = defaultThreads;
 
-/**
- * The worker file of the pool. From TypeScript sources (tsx, vitest) a plain-JS
- * entry registers tsx in each thread first (see pool-worker-tsx.mjs). Threads
- * get no exec arguments: Node refuses per-process flags (V8 options such as
- * --single-threaded-gc) in workers, and they need none.
- */
-function workerEntry(): string {
+/** The pool's task module, beside this file (.ts from the sources, .js in the package). */
+function taskModule(): string {
   const here = fileURLToPath(import.meta.url);
-  const dir = path.dirname(here);
-  return path.join(dir, here.endsWith('.ts') ? 'pool-worker-tsx.mjs' : 'pool-worker.js');
+  return path.join(path.dirname(here), `pool-worker${path.extname(here)}`);
 }
 
 /** A pool of `threads` worker threads running sweep jobs. */
@@ -41,17 +33,7 @@ export class JobPool {
     readonly threads: number,
     private readonly options: JobRunOptions = {},
   ) {
-    if (!Number.isInteger(threads) || threads < 1) {
-      throw new ConfigError(`workers must be an integer >= 1, got ${threads}`, { field: 'workers' });
-    }
-    this.pool = new Piscina<PoolTask, JobOutcome | RunResult>({
-      filename: workerEntry(),
-      execArgv: [],
-      minThreads: threads,
-      maxThreads: threads,
-      // Threads keep their loaded data and TensorFlow.js between jobs.
-      idleTimeout: 60_000,
-    });
+    this.pool = createThreadPool<PoolTask, JobOutcome | RunResult>(taskModule(), threads);
   }
 
   run(job: SweepJob): Promise<JobOutcome> {

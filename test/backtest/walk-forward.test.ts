@@ -217,7 +217,7 @@ describe('ML backtest of a registered model, API and CLI', () => {
       'tiny@v1',
       '--registry',
       registryDir,
-      '--threshold',
+      '--min-confidence',
       '0.1',
       '--fraction',
       '0.3',
@@ -228,7 +228,7 @@ describe('ML backtest of a registered model, API and CLI', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
-    expect(summary.strategy).toBe('ml(0.1,0.3,long-only)');
+    expect(summary.strategy).toBe('ml(0.1,0.3,long-only,cost-gate)');
     expect(summary.benchmarks.map((b: { name: string }) => b.name)).toEqual([
       'buy-and-hold',
       'sma-crossover(10,30,long-only) at 0.3',
@@ -237,7 +237,7 @@ describe('ML backtest of a registered model, API and CLI', () => {
     const ml = Object.fromEntries(summary.sections[0].rows);
     expect(ml.setup).toMatch(/^model tiny@v1 /);
     expect(ml.accuracy).toBeGreaterThan(0);
-    expect(summary.notes.at(-1)).toMatch(/^ML accuracy \d+\.\d\d% on [\d,]+ outcomes vs no-skill/);
+    expect(summary.notes.at(-1)).toMatch(/^ML accuracy \d+\.\d\d% on [\d,]+ outcomes vs \d+\.\d\d% for the best naive baseline/);
     expect(existsSync(path.join(out, 'report.html'))).toBe(true);
   });
 
@@ -254,20 +254,20 @@ describe('ML backtest of a registered model, API and CLI', () => {
       '4000',
       '--horizon',
       '2',
-      '--epochs',
-      '2',
       '--stop-loss',
       '0.05',
       '--max-hold',
       '48',
       '--tracker',
       trackerFile,
+      '--cache',
+      path.join(tmp, 'cache'),
       '--out',
       out,
     );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Backtest: ml\(0\.6,0\.1,long-only\) on SYN\/USDT \(1h\)/);
+    expect(r.stdout).toMatch(/^Backtest: ml\(0,0\.1,long-only,cost-gate\) on SYN\/USDT \(1h\)/);
     expect(r.stdout).toMatch(
       /walk-forward: 4 windows \(logistic, direction\), train 6000 \/ test 4000 steps of 1h, horizon 2, embargo 2/,
     );
@@ -279,6 +279,31 @@ describe('ML backtest of a registered model, API and CLI', () => {
     expect(reopened.stats().count).toBe(result.candles);
     expect([...reopened.statsBy('modelVersion').keys()]).toEqual(['wf-1', 'wf-2', 'wf-3', 'wf-4']);
     reopened.close();
+    // The same run again reads every window's model from the cache and gives the same result.
+    const out2 = path.join(tmp, 'wf-cli-2');
+    const cachedRun = cli(
+      '--strategy',
+      'ml',
+      '--synthetic',
+      '--train-window',
+      '6000',
+      '--test-window',
+      '4000',
+      '--horizon',
+      '2',
+      '--stop-loss',
+      '0.05',
+      '--max-hold',
+      '48',
+      '--cache',
+      path.join(tmp, 'cache'),
+      '--out',
+      out2,
+    );
+    expect(cachedRun.code).toBe(0);
+    expect(cachedRun.stdout).toMatch(/walk-forward: 4 models trained in [\d.]+ s \(4 read from the cache /);
+    const second = JSON.parse(readFileSync(path.join(out2, 'result.json'), 'utf8'));
+    expect(second.metrics).toEqual(result.metrics);
     // The journal holds one run: a second run must use a new file.
     const again = cli('--strategy', 'ml', '--tracker', trackerFile, '--out', out);
     expect(again.code).toBe(1);
@@ -286,9 +311,14 @@ describe('ML backtest of a registered model, API and CLI', () => {
   });
 
   it('refuses ML flags with another strategy and walk-forward flags with --model', () => {
-    const sma = cli('--strategy', 'sma', '--threshold', '0.5', '--out', path.join(tmp, 'x'));
+    const sma = cli('--strategy', 'sma', '--min-confidence', '0.5', '--out', path.join(tmp, 'x'));
     expect(sma.code).toBe(1);
-    expect(sma.stderr.trim()).toBe("error: field 'threshold': --threshold applies to --strategy ml only");
+    expect(sma.stderr.trim()).toBe("error: field 'minConfidence': --min-confidence applies to --strategy ml only");
+    // The old name still works, with a notice.
+    const old = cli('--strategy', 'sma', '--threshold', '0.5', '--out', path.join(tmp, 'x'));
+    expect(old.stderr).toMatch(/^notice: --threshold is now --min-confidence/);
+    const epochs = cli('--strategy', 'ml', '--synthetic', '--epochs', '3', '--out', path.join(tmp, 'x'));
+    expect(epochs.stderr.trim()).toBe("error: field 'epochs': --epochs applies to --kind tfjs, not logistic");
     const model = cli('--strategy', 'ml', '--model', 'tiny', '--registry', registryDir, '--train-window', '100');
     expect(model.code).toBe(1);
     expect(model.stderr.trim()).toBe(

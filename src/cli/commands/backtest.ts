@@ -9,19 +9,22 @@
  * own harness (the ML strategy: walk-forward training, or a registered model)
  * implements `run` instead of `create`.
  *
- *   quantflow backtest --strategy ml [--data FILE | --synthetic] [--train-window N] [--test-window M]
- *     [--horizon H] [--features relative|seed] [--threshold 0.6] [--fraction 0.1] [--allow-short]
- *     [--stop-loss X] [--take-profit X] [--max-hold N] [--epochs N] [--seed N]
+ *   quantflow backtest --strategy ml [--data FILE... | --synthetic] [--train-window N] [--test-window M]
+ *     [--horizon H] [--kind K] [--target T] [--features SET|FILE] [--context FILE...] [--calibration M]
+ *     [--min-confidence 0.6] [--cost-gate [--cost-margin 0.5]] [--fraction 0.1] [--allow-short]
+ *     [--stop-loss X] [--take-profit X] [--max-hold N] [--seed N] [--cache DIR | --no-cache]
  *     [--model NAME[@version] --registry DIR] [--tracker FILE] --out DIR
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import {
+  bestNaive,
   checkSeries,
   type MlBacktestResult,
   type MlTradingOptions,
   renderConsoleSummary,
+  roundTripCost,
   runBacktest,
   runModelBacktest,
   runWalkForward,
@@ -34,16 +37,23 @@ import { createJsonLogger } from '../../core/logger.js';
 import type { Strategy } from '../../core/strategy.js';
 import type { Candle } from '../../core/types.js';
 import type { BacktestConfig, BacktestResult } from '../../engine/result.js';
-import { assertFeatureSetName, type FeatureSetName } from '../../features/feature-schema.js';
 import { loadPredictor, ModelRegistry } from '../../registry/index.js';
 import { PredictionTracker } from '../../tracking/prediction-tracker.js';
 import { action, integerOption, numberOption } from '../action.js';
 import { loadCandleInput } from '../candle-input.js';
+import {
+  addModelOptions,
+  MODEL_FLAG_KEYS,
+  type ModelFlags,
+  readContext,
+  readModelFlags,
+  renamedOption,
+} from '../model-options.js';
 import { createProgress, type Progress } from '../progress.js';
 import { registryOptionHelp, registryRoot } from '../registry-option.js';
 
 /** Every option of the command, as commander parses them. */
-export interface BacktestCommandOptions {
+export interface BacktestCommandOptions extends ModelFlags {
   data?: string[];
   synthetic?: boolean;
   strategy: string;
@@ -67,12 +77,16 @@ export interface BacktestCommandOptions {
   trainWindow?: number;
   testWindow?: number;
   horizon?: number;
-  features?: string;
+  minConfidence?: number;
   threshold?: number;
+  costGate: boolean;
+  workers?: number;
+  costMargin?: number;
+  expanding?: boolean;
+  cache: string | false;
   stopLoss?: number;
   takeProfit?: number;
   maxHold?: number;
-  epochs?: number;
   seed?: number;
   model?: string;
   registry?: string;
@@ -132,11 +146,21 @@ export const BACKTEST_STRATEGIES: Record<string, BacktestStrategyFactory> = {
 
 type MlFlag = (typeof ML_FLAGS)[number];
 /** Flags of walk-forward training (meaningless with --model). */
-const WALK_FORWARD_FLAGS = ['trainWindow', 'testWindow', 'horizon', 'features', 'epochs', 'seed'] as const;
+const WALK_FORWARD_FLAGS = [
+  'trainWindow',
+  'testWindow',
+  'horizon',
+  'seed',
+  'expanding',
+  'workers',
+  ...MODEL_FLAG_KEYS,
+] as const;
 /** Flags of --strategy ml only. */
 const ML_FLAGS = [
   ...WALK_FORWARD_FLAGS,
+  'minConfidence',
   'threshold',
+  'costMargin',
   'stopLoss',
   'takeProfit',
   'maxHold',
@@ -169,13 +193,27 @@ async function runMl(o: BacktestCommandOptions, ctx: BacktestRunContext): Promis
       );
     }
   }
+  const gate = o.costGate !== false;
+  if (o.costMargin !== undefined && !gate) {
+    throw new ConfigError('--cost-margin applies to the cost gate, which --no-cost-gate turns off', {
+      field: 'costMargin',
+    });
+  }
   const strategy: MlTradingOptions = {
-    threshold: o.threshold ?? ML_STRATEGY_DEFAULTS.threshold,
+    threshold: o.minConfidence ?? o.threshold ?? (gate ? 0 : ML_STRATEGY_DEFAULTS.threshold),
     fraction: o.fraction ?? ML_STRATEGY_DEFAULTS.fraction,
     allowShort: o.allowShort === true,
     ...(o.stopLoss !== undefined ? { stopLoss: o.stopLoss } : {}),
     ...(o.takeProfit !== undefined ? { takeProfit: o.takeProfit } : {}),
     ...(o.maxHold !== undefined ? { maxHoldCandles: o.maxHold } : {}),
+    ...(gate
+      ? {
+          costs: {
+            roundTripCost: roundTripCost(ctx.config),
+            ...(o.costMargin !== undefined ? { margin: o.costMargin } : {}),
+          },
+        }
+      : {}),
   };
   let tracker: PredictionTracker | undefined;
   if (o.tracker !== undefined) {
@@ -209,26 +247,24 @@ async function runMl(o: BacktestCommandOptions, ctx: BacktestRunContext): Promis
         await predictor.dispose();
       }
     } else {
-      if (ctx.series.length !== 1) {
-        throw new ConfigError(
-          'walk-forward training takes one data file (one symbol); use --model to backtest a registered model on several',
-          { field: 'data' },
-        );
-      }
-      let featureSet: FeatureSetName | undefined;
-      if (o.features !== undefined) {
-        assertFeatureSetName(o.features);
-        featureSet = o.features;
-      }
+      const model = readModelFlags(o, ctx.series[0]![0]?.timeframe);
+      const context = await readContext(o.context);
       run = await runWalkForward({
         ...common,
-        candles: ctx.series[0] as readonly Candle[],
+        series: ctx.series,
+        ...(context !== undefined ? { context } : {}),
+        kind: model.kind,
+        target: model.target,
+        ...(model.featureSet !== undefined ? { featureSet: model.featureSet } : {}),
+        ...(model.calibration !== undefined ? { calibration: model.calibration } : {}),
+        ...model.kindOptions,
         ...(o.trainWindow !== undefined ? { trainWindow: o.trainWindow } : {}),
         ...(o.testWindow !== undefined ? { testWindow: o.testWindow } : {}),
         ...(o.horizon !== undefined ? { horizon: o.horizon } : {}),
-        ...(featureSet !== undefined ? { featureSet } : {}),
+        ...(o.expanding === true ? { expanding: true } : {}),
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
-        ...(o.epochs !== undefined ? { network: { epochs: o.epochs } } : {}),
+        ...(o.cache !== false ? { cache: path.resolve(o.cache) } : {}),
+        ...(o.workers !== undefined ? { workers: o.workers } : {}),
         onWindow: (done, windows) => {
           progress ??= createProgress('walk-forward windows', windows);
           progress.update(done);
@@ -242,14 +278,18 @@ async function runMl(o: BacktestCommandOptions, ctx: BacktestRunContext): Promis
   const s = run.stats;
   const notes: string[] = [];
   if (o.model === undefined) {
+    const cached = run.timings.cachedWindows;
     notes.push(
-      `walk-forward: ${run.windows.length} models trained in ${run.timings.trainSeconds.toFixed(1)} s; ` +
+      `walk-forward: ${run.windows.length} models trained in ${run.timings.trainSeconds.toFixed(1)} s` +
+        `${cached > 0 ? ` (${cached} read from the cache ${o.cache})` : ''}; ` +
         `${total.toLocaleString('en-US')} candles, ${run.result.candles.toLocaleString('en-US')} traded in ${run.timings.tradeSeconds.toFixed(1)} s`,
     );
   }
+  const best = bestNaive(s, run.majorityBaseline);
   notes.push(
-    `ML accuracy ${pct(s.accuracy)} on ${s.resolved.toLocaleString('en-US')} outcomes vs no-skill ${pct(s.noSkillAccuracy)} ` +
-      `(majority in hindsight), always up ${pct(s.baseRate)}`,
+    `ML accuracy ${pct(s.accuracy)} on ${s.resolved.toLocaleString('en-US')} outcomes vs ${pct(best.accuracy)} for the best naive baseline ` +
+      `(${best.name}); ROC AUC ${run.rocAuc === null ? 'n/a' : run.rocAuc.toFixed(4)}; ` +
+      `Brier ${s.brierScore === null ? 'n/a' : s.brierScore.toFixed(4)} vs ${s.baseRateBrier === null ? 'n/a' : s.baseRateBrier.toFixed(4)} for the base rate`,
   );
   if (tracker !== undefined) notes.push(`tracker: ${s.count.toLocaleString('en-US')} predictions in ${tracker.file}`);
   return { result: run.result, notes };
@@ -258,7 +298,7 @@ async function runMl(o: BacktestCommandOptions, ctx: BacktestRunContext): Promis
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(2)}%`);
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('backtest')
     .description(
       'replay candles through a strategy with simulated fills, fees and slippage; write result.json and report.html',
@@ -312,12 +352,26 @@ export function register(program: Command): void {
       `ml: candles ahead the labels look; also the embargo (default ${WALK_FORWARD_DEFAULTS.horizon})`,
       integerOption('horizon', 1),
     )
-    .option('--features <set>', `ml: feature set, relative or seed (default ${WALK_FORWARD_DEFAULTS.featureSet})`)
     .option(
-      '--threshold <x>',
-      `ml: minimum confidence |p - 0.5| * 2 to trade (default ${ML_STRATEGY_DEFAULTS.threshold})`,
-      numberOption('threshold'),
+      '--min-confidence <x>',
+      `ml: minimum confidence |p - 0.5| * 2 to trade (default 0 with the cost gate, ${ML_STRATEGY_DEFAULTS.threshold} without)`,
+      numberOption('min-confidence'),
     )
+    .option(
+      '--no-cost-gate',
+      'ml: trade on confidence alone; by default a call trades only when its expected return over the horizon beats the round trip (fees and slippage) by --cost-margin',
+    )
+    .option(
+      '--cost-margin <x>',
+      `ml: how far above the round trip the expected return must be (default ${ML_STRATEGY_DEFAULTS.costMargin} = 50%)`,
+      numberOption('cost-margin'),
+    )
+    .option(
+      '--workers <n>',
+      'ml: worker threads training windows at once (default 1 for logistic, else one per core)',
+      integerOption('workers', 1),
+    )
+    .option('--expanding', 'ml: training windows start at the first candle and grow (default: they slide)')
     .option(
       '--stop-loss <x>',
       'ml: exit at this loss as a fraction of the entry price (0.02 = 2%)',
@@ -325,17 +379,29 @@ export function register(program: Command): void {
     )
     .option('--take-profit <x>', 'ml: exit at this gain as a fraction (0.05 = 5%)', numberOption('take-profit'))
     .option('--max-hold <n>', 'ml: exit after this many candles in a position', integerOption('max-hold', 1))
-    .option(
-      '--epochs <n>',
-      `ml: maximum training epochs per window (default ${WALK_FORWARD_DEFAULTS.network.epochs})`,
-      integerOption('epochs', 1),
-    )
     .option('--seed <n>', `ml: training seed (default ${WALK_FORWARD_DEFAULTS.seed})`, integerOption('seed', 0))
+    .option(
+      '--cache <dir>',
+      'ml: reuse the models of unchanged walk-forward windows from this directory (keyed by data, settings and code)',
+      DEFAULT_WINDOW_CACHE,
+    )
+    .option('--no-cache', 'ml: train every window, read and write no cache')
     .option('--model <ref>', 'ml: backtest a registered model NAME[@version] instead of walk-forward training')
     .option('--registry <dir>', registryOptionHelp('ml: model registry of --model'))
-    .option('--tracker <file>', 'ml: also write every prediction and outcome to this (new) JSON-lines tracker file')
-    .action(action(runBacktestCommand));
+    .option('--tracker <file>', 'ml: also write every prediction and outcome to this (new) JSON-lines tracker file');
+  addModelOptions(cmd, 'ml: ');
+  renamedOption(
+    cmd,
+    'threshold',
+    'min-confidence',
+    'a minimum confidence |p - 0.5| * 2 to trade',
+    numberOption('threshold'),
+  );
+  cmd.action(action(runBacktestCommand));
 }
+
+/** Where walk-forward window models are cached unless --cache or --no-cache says otherwise. */
+export const DEFAULT_WINDOW_CACHE = path.join('.quantflow', 'cache', 'walk-forward');
 
 async function runBacktestCommand(opts: BacktestCommandOptions): Promise<void> {
   const factory = BACKTEST_STRATEGIES[opts.strategy];

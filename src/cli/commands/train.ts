@@ -1,70 +1,56 @@
 /**
- * `quantflow train`: trains a model on a candle file or the synthetic market,
- * prints its out-of-sample scores next to the no-skill baselines, and writes
- * the model directory (model files, meta.json, scaler.json, manifest.json).
+ * `quantflow train`: trains a model on one or several candle files (several:
+ * one model for all, pooled training) or the synthetic market, prints its
+ * scores on held-out test rows next to the naive baselines, and writes the
+ * model directory (model files, meta.json, scaler.json, calibration.json,
+ * manifest.json).
  *
- *   quantflow train (--data FILE | --synthetic [--synthetic-mode regime|random-walk|planted])
- *     [--features relative|seed] [--horizon N] [--lookback N] [--threshold X] [--scaler zscore|minmax]
- *     [--kind tfjs|python] [--script FILE] [--epochs N] [--batch-size N] [--learning-rate X]
- *     [--layers 64,32,16] [--dropout X] [--patience N] [--seed N] [--validation 0.2] [--name NAME] --out DIR
+ *   quantflow train (--data FILE... | --synthetic [--synthetic-mode regime|random-walk|planted])
+ *     [--kind logistic|tfjs|gbdt|python] [--target direction|return|volatility] [--features core|relative|seed|FILE]
+ *     [--context FILE...] [--horizon N] [--lookback N] [--label-threshold X] [--calibration platt|isotonic|none]
+ *     [--test 0.2] [--calibration-rows 0.15] [--early-stopping-rows 0.15] [kind options] --out DIR
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import { createJsonLogger } from '../../core/logger.js';
 import { DEFAULT_SYNTHETIC, type SyntheticMode } from '../../data/index.js';
-import type { FeatureSetName } from '../../features/feature-schema.js';
 import type { ScalerKind } from '../../features/scaler.js';
-import { DEFAULT_MLP_OPTIONS } from '../../models/mlp.js';
+import { bestBaseline } from '../../models/evaluation.js';
 import { writeModelDirectory } from '../../models/model-files.js';
-import type { ModelKind, ValidationMetrics } from '../../models/model-meta.js';
-import { type TrainModelResult, trainModel } from '../../models/train.js';
+import type { RegressionMetrics, ValidationMetrics } from '../../models/model-meta.js';
+import { TRAIN_DEFAULTS, type TrainModelResult, trainModel } from '../../models/train.js';
 import { action, integerOption, numberOption } from '../action.js';
 import { loadCandleInput } from '../candle-input.js';
+import { addModelOptions, type ModelFlags, readContext, readModelFlags, renamedOption } from '../model-options.js';
 import { createProgress } from '../progress.js';
 
-interface TrainCliOptions {
-  data?: string;
+interface TrainCliOptions extends ModelFlags {
+  data?: string[];
   synthetic?: boolean;
   syntheticMode: SyntheticMode;
   syntheticCount?: number;
-  features: FeatureSetName;
   horizon: number;
   lookback: number;
-  threshold: number;
+  labelThreshold?: number;
+  threshold?: number;
   scaler: ScalerKind;
-  kind: ModelKind;
-  script?: string;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  layers: number[];
-  dropout: number;
-  patience: number;
   seed: number;
-  validation: number;
+  test?: number;
+  validation?: number;
+  calibrationRows?: number;
+  earlyStoppingRows?: number;
   name?: string;
   out: string;
   verbose?: boolean;
 }
 
-function layersOption(value: string): number[] {
-  const parts = value.split(',').map((s) => s.trim());
-  const units = parts.map(Number);
-  if (parts.length === 0 || units.some((u, i) => parts[i] === '' || !Number.isInteger(u) || u < 1)) {
-    throw new InvalidArgumentError(
-      `--layers expects positive integers separated by commas, e.g. 64,32,16; got '${value}'`,
-    );
-  }
-  return units;
-}
-
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('train')
-    .description('train a model on candles and save it with its scaler, metadata and checksums')
-    .option('--data <file>', 'candle file (CSV or JSON)')
+    .description('train a model on candles and save it with its scaler, calibration, metadata and checksums')
+    .option('--data <files...>', 'candle files (CSV or JSON); several: one model for all of them (pooled training)')
     .option('--synthetic', 'train on the built-in synthetic market instead of a file')
     .addOption(
       new Option(
@@ -79,56 +65,58 @@ export function register(program: Command): void {
       `synthetic candles (default ${DEFAULT_SYNTHETIC.count})`,
       integerOption('synthetic-count', 100),
     )
-    .addOption(new Option('--features <set>', 'feature set').choices(['relative', 'seed']).default('relative'))
     .option('--horizon <n>', 'candles ahead the label looks', integerOption('horizon', 1), 1)
     .option('--lookback <n>', 'feature rows per sample', integerOption('lookback', 1), 1)
     .option(
-      '--threshold <x>',
-      'leave out samples whose |return| over the horizon is <= x',
-      numberOption('threshold'),
-      0,
+      '--label-threshold <x>',
+      'direction: leave out training samples whose |return| over the horizon is <= x (e.g. the round-trip fee)',
+      numberOption('label-threshold'),
     )
     .addOption(new Option('--scaler <kind>', 'feature scaling').choices(['zscore', 'minmax']).default('zscore'))
-    .addOption(new Option('--kind <kind>', 'model backend').choices(['tfjs', 'python']).default('tfjs'))
-    .option('--script <file>', 'python model script (with --kind python; default the bundled logistic regression)')
-    .option('--epochs <n>', 'maximum training epochs', integerOption('epochs', 1), DEFAULT_MLP_OPTIONS.epochs)
-    .option('--batch-size <n>', 'rows per gradient step', integerOption('batch-size', 1), DEFAULT_MLP_OPTIONS.batchSize)
+    .option('--seed <n>', 'seed of everything random in training', integerOption('seed', 0), 42)
     .option(
-      '--learning-rate <x>',
-      'Adam learning rate',
-      numberOption('learning-rate'),
-      DEFAULT_MLP_OPTIONS.learningRate,
+      '--test <fraction>',
+      `last fraction of samples held out and scored: nothing else sees them (default ${TRAIN_DEFAULTS.testFraction})`,
+      numberOption('test'),
     )
-    .option('--layers <units>', 'hidden layer sizes, e.g. 64,32,16', layersOption, [...DEFAULT_MLP_OPTIONS.layers])
-    .option('--dropout <x>', 'dropout rate while training, in [0, 1)', numberOption('dropout'), 0)
     .option(
-      '--patience <n>',
-      'early-stopping patience in epochs (0 = no early stopping)',
-      integerOption('patience', 0),
-      5,
+      '--calibration-rows <fraction>',
+      `fraction of samples, before the test rows, the calibration is fitted on (default ${TRAIN_DEFAULTS.calibrationFraction})`,
+      numberOption('calibration-rows'),
     )
-    .option('--seed <n>', 'seed of initial weights, shuffling and dropout', integerOption('seed', 0), 42)
     .option(
-      '--validation <fraction>',
-      'last fraction of samples held out for validation',
-      numberOption('validation'),
-      0.2,
+      '--early-stopping-rows <fraction>',
+      `tfjs and gbdt: fraction of samples, before the calibration rows, for early stopping (default ${TRAIN_DEFAULTS.validationFraction})`,
+      numberOption('early-stopping-rows'),
     )
     .option('--name <name>', 'model name stored in meta.json (default: the output directory name)')
     .option('--verbose', 'log progress as JSON lines on stderr')
-    .requiredOption('--out <dir>', 'new directory to write the model to')
-    .action(action(runTrain));
+    .requiredOption('--out <dir>', 'new directory to write the model to');
+  addModelOptions(cmd);
+  renamedOption(
+    cmd,
+    'threshold',
+    'label-threshold',
+    'a minimum |return| of the training labels',
+    numberOption('threshold'),
+  );
+  renamedOption(cmd, 'validation', 'test', 'the held-out test fraction', numberOption('validation'));
+  cmd.action(action(runTrain));
+}
+
+function fraction(value: number | undefined, flag: string): number | undefined {
+  if (value !== undefined && !(value > 0 && value < 1)) {
+    throw new ConfigError(`${flag} must be between 0 and 1, got ${value}`, { field: flag.slice(2) });
+  }
+  return value;
 }
 
 async function runTrain(opts: TrainCliOptions): Promise<void> {
   const out = path.resolve(opts.out);
   if (existsSync(out)) throw new ConfigError('output directory already exists; choose a new --out', { file: out });
-  if (!(opts.validation > 0 && opts.validation < 1)) {
-    throw new ConfigError(`--validation must be between 0 and 1, got ${opts.validation}`, { field: 'validation' });
-  }
-  if (opts.kind !== 'python' && opts.script !== undefined) {
-    throw new ConfigError('--script only applies with --kind python', { field: 'script' });
-  }
+  const testFraction = fraction(opts.test ?? opts.validation, '--test');
+  const calibrationFraction = fraction(opts.calibrationRows, '--calibration-rows');
+  const validationFraction = fraction(opts.earlyStoppingRows, '--early-stopping-rows');
   const { series, source } = await loadCandleInput(opts, {
     neither: { missing: 'training data' },
     synthetic: {
@@ -137,29 +125,28 @@ async function runTrain(opts: TrainCliOptions): Promise<void> {
     },
     printLoadReports: false,
   });
-  const candles = series[0]!;
+  const model = readModelFlags(opts, series[0]![0]?.timeframe);
+  const context = await readContext(opts.context);
   const started = performance.now();
-  const progress = opts.kind === 'tfjs' ? createProgress('training', opts.epochs) : undefined;
+  const epochs = model.kindOptions.network?.epochs;
+  const progress = model.kind === 'tfjs' ? createProgress('training', epochs ?? 30) : undefined;
   let result: TrainModelResult;
   try {
     result = await trainModel({
-      candles,
-      featureSet: opts.features,
+      series,
+      ...(model.featureSet !== undefined ? { featureSet: model.featureSet } : {}),
+      ...(context !== undefined ? { context } : {}),
+      target: model.target,
       horizon: opts.horizon,
       lookback: opts.lookback,
-      labelThreshold: opts.threshold,
+      labelThreshold: opts.labelThreshold ?? opts.threshold ?? 0,
       scaler: opts.scaler,
-      validationFraction: opts.validation,
-      kind: opts.kind,
-      network: {
-        layers: opts.layers,
-        dropout: opts.dropout,
-        learningRate: opts.learningRate,
-        epochs: opts.epochs,
-        batchSize: opts.batchSize,
-        earlyStopping: opts.patience === 0 ? false : { patience: opts.patience },
-      },
-      ...(opts.script !== undefined ? { python: { script: path.resolve(opts.script) } } : {}),
+      ...(testFraction !== undefined ? { testFraction } : {}),
+      ...(calibrationFraction !== undefined ? { calibrationFraction } : {}),
+      ...(validationFraction !== undefined ? { validationFraction } : {}),
+      ...(model.calibration !== undefined ? { calibration: model.calibration } : {}),
+      kind: model.kind,
+      ...model.kindOptions,
       seed: opts.seed,
       name: opts.name ?? path.basename(out),
       logger: createJsonLogger(opts.verbose ? 'debug' : 'warn'),
@@ -176,26 +163,20 @@ async function runTrain(opts: TrainCliOptions): Promise<void> {
   print(renderTraining(result, source, (performance.now() - started) / 1000, out));
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(2)}%`);
 const int = (x: number) => Math.round(x).toLocaleString('en-US');
-
-function noSkill(upRate: number): { brier: number; logLoss: number } {
-  const p = Math.min(Math.max(upRate, 1e-15), 1 - 1e-15);
-  return { brier: upRate * (1 - upRate), logLoss: -(upRate * Math.log(p) + (1 - upRate) * Math.log(1 - p)) };
-}
 
 export function renderTraining(result: TrainModelResult, source: string, seconds: number, out: string): string {
   const { meta, dataset } = result;
   const lines: string[] = [];
-  const how =
-    meta.kind === 'tfjs'
-      ? `TensorFlow.js on the ${result.backend} backend (${result.backendReason})`
-      : `Python (${result.backendReason})`;
-  lines.push(`trained '${meta.name}' on ${source}: ${meta.training.symbol} ${meta.training.timeframe}`);
-  lines.push(`  backend: ${how}`);
   lines.push(
-    `  data: ${int(dataset.rows)} samples of ${dataset.cols} features; ${int(dataset.trainRows)} train, ` +
-      `${dataset.embargo} embargo, ${int(dataset.validationRows)} validation (chronological)`,
+    `trained '${meta.name}' (${meta.kind}, ${meta.label.kind}) on ${source}: ${meta.training.symbol} ${meta.training.timeframe}`,
+  );
+  lines.push(`  backend: ${result.backend} (${result.backendReason})`);
+  lines.push(
+    `  data: ${int(dataset.rows)} samples of ${dataset.cols} features (${meta.featureSchema.name}); ` +
+      `${int(dataset.trainRows)} fit, ${int(dataset.validationRows)} early stopping, ${int(dataset.calibrationRows)} calibration ` +
+      `(${meta.calibration?.method ?? 'none'}), ${int(dataset.testRows)} test; ${dataset.embargo}-candle embargoes (chronological)`,
   );
   if (meta.kind === 'tfjs') {
     const info = result.info as { epochsRun?: number; bestEpoch?: number; stoppedEarly?: boolean };
@@ -207,21 +188,41 @@ export function renderTraining(result: TrainModelResult, source: string, seconds
   } else {
     lines.push(`  training: ${seconds.toFixed(1)} s`);
   }
-  const v = result.validation;
-  if (v !== undefined) lines.push(...renderMetrics(v));
+  if (result.validation !== undefined) lines.push(...renderMetrics(result.validation));
+  if (result.regression !== undefined) lines.push(...renderRegression(meta.label.kind, result.regression));
   lines.push(`saved to ${out}`);
   return lines.join('\n');
 }
 
 function renderMetrics(v: ValidationMetrics): string[] {
-  const base = noSkill(v.alwaysUpBaseline);
-  return [
-    `validation (${int(v.rows)} rows, out of sample; a coin's accuracy varies by +/-${((1.96 * 50) / Math.sqrt(v.rows)).toFixed(1)} points at 95%):`,
-    `  accuracy  ${pct(v.accuracy).padStart(7)}   baselines: majority class ${pct(v.majorityBaseline)}, always up ${pct(v.alwaysUpBaseline)}`,
+  const best = bestBaseline(v);
+  const lines = [
+    `test (${int(v.rows)} rows no fit, early stopping or calibration saw; a coin's accuracy varies by +/-${((1.96 * 50) / Math.sqrt(v.rows)).toFixed(1)} points at 95%):`,
+    `  accuracy  ${pct(v.accuracy).padStart(7)}   baselines on the same rows: majority class ${pct(v.majorityBaseline)}, ` +
+      `always up ${pct(v.alwaysUpBaseline)}, last-candle reversal ${pct(v.reversalBaseline)}, momentum ${pct(v.momentumBaseline)}`,
+    `  edge      ${pct(v.accuracy - best.accuracy).padStart(7)}   over the best baseline (${best.name})`,
     `  ROC AUC   ${(v.rocAuc === null ? 'n/a' : v.rocAuc.toFixed(4)).padStart(7)}   no skill 0.5000`,
-    `  Brier     ${v.brier.toFixed(4).padStart(7)}   no skill ${base.brier.toFixed(4)} (always the base rate)`,
-    `  log loss  ${v.logLoss.toFixed(4).padStart(7)}   no skill ${base.logLoss.toFixed(4)} (always the base rate)`,
+    `  Brier     ${v.brier.toFixed(4).padStart(7)}   base rate ${(v.baseRateBrier ?? Number.NaN).toFixed(4)} (always predicting it)`,
+    `  log loss  ${v.logLoss.toFixed(4).padStart(7)}`,
   ];
+  if (!(v.accuracy > best.accuracy)) lines.push(`  WARNING: the model does not beat the naive baseline "${best.name}"`);
+  if (!(v.brier < (v.baseRateBrier ?? 0))) lines.push('  WARNING: its probabilities are no better than the base rate');
+  return lines;
+}
+
+function renderRegression(target: string, r: RegressionMetrics): string[] {
+  const naive = target === 'volatility' ? 'EWMA volatility' : 'zero';
+  const lines = [
+    `test (${int(r.rows)} rows no fit, early stopping or calibration saw), next to the naive forecast (${naive}):`,
+    `  MAE          ${r.mae.toExponential(4)}   naive ${r.naiveMae.toExponential(4)}`,
+    `  R² vs naive  ${r.r2VsNaive.toFixed(4)}   (> 0: closer than the naive forecast)`,
+    `  correlation  ${r.correlation === null ? 'n/a' : r.correlation.toFixed(4)}`,
+  ];
+  if (r.qlike !== undefined)
+    lines.push(`  QLIKE        ${r.qlike.toFixed(4)}   naive ${r.naiveQlike!.toFixed(4)} (lower is better)`);
+  if (r.intervalHitRate !== undefined) lines.push(`  80% interval holds ${pct(r.intervalHitRate)} of outcomes`);
+  if (!(r.mae < r.naiveMae)) lines.push('  WARNING: the forecasts are no closer than the naive forecast');
+  return lines;
 }
 
 function print(text: string): void {
