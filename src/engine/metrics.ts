@@ -6,7 +6,10 @@
  * - Calendar time runs from the first candle's open to the last candle's close
  *   (last timestamp + one timeframe); a year is 365 days (markets that trade
  *   every day; timeframe.ts uses the same year).
- * - Sharpe = mean(r) / stdev(r) * sqrt(barsPerYear), sample stdev, risk-free 0.
+ * - Sharpe = mean(r) / stdev(r) * sqrt(barsPerYear), sample stdev, risk-free 0,
+ *   where barsPerYear is what the series really has: its bars divided by the
+ *   calendar years they span (about 252 for a daily stock series, 365 for
+ *   daily crypto, 8,760 for hourly crypto), not the timeframe's nominal count.
  * - Sortino = mean(r) / sqrt(mean(min(r, 0)^2)) * sqrt(barsPerYear).
  * - Max drawdown from a running peak that starts at the initial cash.
  */
@@ -63,7 +66,8 @@ export function computeMetrics(input: MetricsInput): PerformanceMetrics {
     if (dd < maxDrawdown) maxDrawdown = dd;
     if (input.grossExposure !== undefined && (input.grossExposure[i] as number) > 0) exposed++;
   }
-  const barsPerYear = YEAR_MS / timeframeMs;
+  // Markets that close (weekends, nights) have fewer bars than their timeframe implies.
+  const barsPerYear = n > 1 && years > 0 ? n / years : YEAR_MS / timeframeMs;
   const scale = Math.sqrt(barsPerYear);
   const stdev = n > 1 ? Math.sqrt(sq / (n - 1)) : 0;
   const downside = n > 0 ? Math.sqrt(down / n) : 0;

@@ -237,7 +237,9 @@ describe('ML backtest of a registered model, API and CLI', () => {
     const ml = Object.fromEntries(summary.sections[0].rows);
     expect(ml.setup).toMatch(/^model tiny@v1 /);
     expect(ml.accuracy).toBeGreaterThan(0);
-    expect(summary.notes.at(-1)).toMatch(/^ML accuracy \d+\.\d\d% on [\d,]+ outcomes vs \d+\.\d\d% for the best naive baseline/);
+    expect(summary.notes.at(-1)).toMatch(
+      /^ML accuracy \d+\.\d\d% on [\d,]+ outcomes vs \d+\.\d\d% for the best naive baseline/,
+    );
     expect(existsSync(path.join(out, 'report.html'))).toBe(true);
   });
 

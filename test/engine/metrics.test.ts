@@ -88,3 +88,35 @@ describe('computeMetrics', () => {
     expect(annualize(0.5, 0)).toBe(0);
   });
 });
+
+describe('annualisation uses the bars a series really has per year', () => {
+  const DAY = 86_400_000;
+  /** Equity of alternating +1% / -0.5% days on the given days. */
+  function run(days: number[]) {
+    const equity: number[] = [];
+    let e = 10_000;
+    days.forEach((_, i) => {
+      e *= i % 2 === 0 ? 1.01 : 0.995;
+      equity.push(e);
+    });
+    return computeMetrics({
+      timestamps: days.map((d) => Date.UTC(2020, 0, 6) + d * DAY),
+      equity,
+      initialCash: 10_000,
+      trades: [],
+      totalFees: 0,
+      timeframeMs: DAY,
+    });
+  }
+
+  it('a weekday-only daily series is annualised with about 261 bars a year, a daily crypto one with 365', () => {
+    const weekdays = Array.from({ length: 730 }, (_, i) => i).filter((d) => d % 7 < 5);
+    const everyDay = Array.from({ length: 730 }, (_, i) => i);
+    const stock = run(weekdays);
+    const crypto = run(everyDay);
+    // The same per-bar Sharpe (same alternating returns), scaled by sqrt(bars per year).
+    const ratio = stock.sharpe / crypto.sharpe;
+    expect(ratio).toBeCloseTo(Math.sqrt(weekdays.length / 730), 2);
+    expect(weekdays.length / (730 / 365)).toBeCloseTo(260.7, 0);
+  });
+});
