@@ -70,9 +70,13 @@ export const CORE_FEATURE_CONFIG: FeatureConfig = {
 /** Changes of a value smaller than this count as converged (the leak analysis uses the same tolerance). */
 export const CONVERGENCE_TOLERANCE = 1e-9;
 
-/** Candles until an EMA of smoothing `alpha` forgets its start to CONVERGENCE_TOLERANCE. */
+/**
+ * Candles until an EMA of smoothing `alpha` forgets its start to a tenth of
+ * CONVERGENCE_TOLERANCE: features derived from it (square roots, ratios) can
+ * amplify the remainder a little and must still converge to the tolerance.
+ */
 export function convergenceCandles(alpha: number): number {
-  return Math.ceil(Math.log(CONVERGENCE_TOLERANCE) / Math.log(1 - alpha));
+  return Math.ceil(Math.log(CONVERGENCE_TOLERANCE / 10) / Math.log(1 - alpha));
 }
 
 const MAX_PERIOD = 10_000;

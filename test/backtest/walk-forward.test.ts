@@ -275,8 +275,8 @@ describe('ML backtest of a registered model, API and CLI', () => {
     );
     expect(r.stdout).toMatch(/walk-forward: 4 models trained in/);
     const result = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8'));
-    // Rows start after the core set's 364-candle history; the last, shorter window is traded too.
-    expect(result.candles).toBe(20_000 - 364 - 6000 - 2 - 2);
+    // Rows start after the core set's 401-candle history; the last, shorter window is traded too.
+    expect(result.candles).toBe(20_000 - 401 - 6000 - 2 - 2);
     const reopened = PredictionTracker.open(trackerFile);
     expect(reopened.stats().count).toBe(result.candles);
     expect([...reopened.statsBy('modelVersion').keys()]).toEqual(['wf-1', 'wf-2', 'wf-3', 'wf-4']);

@@ -4,7 +4,7 @@
  * how much earlier history does it need to settle (warm-up: a warning with the
  * recommended minimum history)? See src/features/leak-analysis.ts.
  *
- *   quantflow check-leaks [--data FILE | --synthetic] [--features relative|seed] [--samples 200] [--seed N]
+ *   quantflow check-leaks [--data FILE | --synthetic] [--features core|relative|seed|FILE] [--samples 200] [--seed N]
  *     [--tolerance 1e-9] [--fail-tolerance 1e-6] [--max-history 1000] [--histories 33,66,165]
  *     [--warmup-history N] [--full-history-samples 10]
  *     [--model NAME[@version] [--registry DIR] | --model-dir DIR] [--prediction-tolerance 1e-6] [--json]
@@ -12,7 +12,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, QuantflowError } from '../../core/errors.js';
 import { createJsonLogger } from '../../core/logger.js';
-import type { FeatureSetName } from '../../features/feature-schema.js';
+import { DEFAULT_FEATURE_SET, resolveFeatureSchema } from '../../features/feature-sets.js';
 import {
   analyzeLeaks,
   type FeatureLeakSummary,
@@ -30,6 +30,7 @@ import type { Predictor } from '../../models/predictor.js';
 import { loadPredictor, ModelRegistry } from '../../registry/index.js';
 import { action, integerOption, numberOption } from '../action.js';
 import { loadCandleInput } from '../candle-input.js';
+import { FEATURES_HELP, readFeatureSet } from '../feature-option.js';
 import { createProgress, type Progress } from '../progress.js';
 import { registryOptionHelp, registryRoot } from '../registry-option.js';
 import { textTable } from '../text-table.js';
@@ -38,7 +39,7 @@ interface CheckLeaksOptions {
   data?: string;
   synthetic?: boolean;
   repair?: boolean;
-  features?: FeatureSetName;
+  features?: string;
   samples: number;
   seed: number;
   tolerance: number;
@@ -83,9 +84,7 @@ export function register(program: Command): void {
     .option('--data <file>', 'candle file (CSV or JSON)')
     .option('--synthetic', 'use the built-in synthetic market (20,000 1h candles, seed 42)')
     .option('--repair', 'drop bad rows and duplicates and sort out-of-order rows instead of failing')
-    .addOption(
-      new Option('--features <set>', 'feature set (default relative, or the model’s)').choices(['relative', 'seed']),
-    )
+    .addOption(new Option('--features <set>', `${FEATURES_HELP} (default ${DEFAULT_FEATURE_SET}, or the model’s)`))
     .option('--samples <n>', 'candles t to check, spread over the series', integerOption('samples', 1), d.samples)
     .option('--seed <n>', 'seed of the sample positions', integerOption('seed', 0), d.seed)
     .option(
@@ -170,7 +169,10 @@ async function runCheckLeaks(o: CheckLeaksOptions): Promise<void> {
     let model: ModelLeakReport | undefined;
     if (predictor !== undefined) {
       const set = predictor.meta.featureSchema.name;
-      if (o.features !== undefined && o.features !== set) {
+      if (
+        o.features !== undefined &&
+        resolveFeatureSchema(readFeatureSet(o.features, candles[0]?.timeframe)).name !== set
+      ) {
         throw new ConfigError(`--features ${o.features} differs from the model's feature set '${set}'`, {
           field: 'features',
         });
@@ -183,7 +185,11 @@ async function runCheckLeaks(o: CheckLeaksOptions): Promise<void> {
       });
       features = model.features!;
     } else {
-      features = await analyzeLeaks({ ...common, candles, featureSet: o.features ?? 'relative' });
+      features = await analyzeLeaks({
+        ...common,
+        candles,
+        featureSet: readFeatureSet(o.features, candles[0]?.timeframe) ?? DEFAULT_FEATURE_SET,
+      });
     }
     progress?.stop();
     progress = undefined;
@@ -195,7 +201,8 @@ async function runCheckLeaks(o: CheckLeaksOptions): Promise<void> {
         `${JSON.stringify(out, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`,
       );
     } else {
-      const setName = model?.model.featureSet ?? o.features ?? 'relative';
+      const setName =
+        model?.model.featureSet ?? resolveFeatureSchema(readFeatureSet(o.features, candles[0]?.timeframe)).name;
       process.stdout.write(`${renderReport(features, setName, model)}\n`);
       if (verdict.ok) process.stdout.write(`${verdict.line}\n`);
     }
