@@ -615,6 +615,7 @@ async function tradeMl(input: TradeMlInput): Promise<MlBacktestResult> {
     roundTripCost: roundTripCost(config),
     trades: input.volatility !== undefined ? [] : result.trades,
     calibration: input.calibration,
+    forecastsOnly: input.volatility !== undefined,
   };
   const sections = mlSections(report);
   const auc =

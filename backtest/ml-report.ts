@@ -12,6 +12,7 @@
 import type { Prediction, Trade } from '../src/core/types.js';
 import type { ReportSection } from '../src/engine/result.js';
 import { rocAuc } from '../src/models/evaluation.js';
+import type { ForecastSummary } from '../src/models/outcome-stats.js';
 import type { TrackerStats } from '../src/tracking/types.js';
 import { isoTime } from './format.js';
 
@@ -53,6 +54,8 @@ export interface MlReportInput {
   /** Trades and whether each one's direction was right (the price moved its way before costs). */
   readonly trades: readonly Trade[];
   readonly calibration: string;
+  /** Volatility models: only their forecasts are scored (they make no direction calls and trade nothing). */
+  readonly forecastsOnly?: boolean;
 }
 
 /** Fewer trades than this and a trading figure means little. */
@@ -123,6 +126,7 @@ export function mlSections(input: MlReportInput): ReportSection[] {
       ? trades.reduce((a, t) => a + Math.abs(Math.log(t.exitPrice / t.entryPrice)), 0) / trades.length
       : 0;
 
+  if (input.forecastsOnly === true) return forecastOnlySections(input);
   const warnings = [...input.warnings, ...naiveVerdict(stats, input.majorityBaseline, auc)];
   if (trades.length < FEW_TRADES) {
     warnings.push(
@@ -175,33 +179,7 @@ export function mlSections(input: MlReportInput): ReportSection[] {
     ],
   });
 
-  for (const target of ['return', 'volatility'] as const) {
-    const f = stats.forecasts[target];
-    if (f === undefined) continue;
-    const fw: string[] = [];
-    if (!(orNaN(f.mae) < orNaN(f.naiveMae)))
-      fw.push(`the ${target} forecasts are no closer than the naive forecast (MAE)`);
-    if (target === 'volatility' && !(orNaN(f.qlike) < orNaN(f.naiveQlike))) {
-      fw.push('the volatility forecasts lose to the naive forecast in QLIKE');
-    }
-    sections.push({
-      title: `${target === 'return' ? 'Return' : 'Volatility'} forecasts, scored out of sample`,
-      warnings: fw,
-      rows: [
-        ['forecasts resolved', count(f.resolved)],
-        ['MAE', orNaN(f.mae)],
-        [`MAE of the naive forecast (${target === 'return' ? 'zero' : 'EWMA volatility'})`, orNaN(f.naiveMae)],
-        ['R² against the naive forecast (1 - SSE / SSE naive)', orNaN(f.r2VsNaive)],
-        ['correlation of forecast and outcome', orNaN(f.correlation)],
-        ...(target === 'volatility'
-          ? ([
-              ['QLIKE', orNaN(f.qlike)],
-              ['QLIKE of the naive forecast', orNaN(f.naiveQlike)],
-            ] as [string, number][])
-          : []),
-      ],
-    });
-  }
+  if (stats.forecasts.return !== undefined) sections.push(forecastSection('return', stats.forecasts.return));
 
   if (input.walkForward && input.windows.length > 0) {
     const ws = input.windows;
@@ -316,6 +294,108 @@ export function mlSections(input: MlReportInput): ReportSection[] {
           before.length === after.length
             ? { ...series, 'before calibration: observed up rate': before.map((b) => b.observedRate) }
             : series,
+      },
+    });
+  }
+  return sections;
+}
+
+/** The scores of one target's forecasts next to the naive forecast's, warning where they lose. */
+function forecastSection(
+  target: 'return' | 'volatility',
+  f: ForecastSummary,
+  lead: readonly [string, string][] = [],
+  warnings: readonly string[] = [],
+): ReportSection {
+  const fw = [...warnings];
+  if (target === 'volatility') {
+    if (!(orNaN(f.qlike) < orNaN(f.naiveQlike)))
+      fw.push('the volatility forecasts lose to the naive forecast in QLIKE');
+  } else if (!(orNaN(f.r2VsNaive) > 0)) {
+    fw.push('the return forecasts are no closer than the naive forecast of zero (R² <= 0)');
+  }
+  const naive = target === 'return' ? 'zero' : 'EWMA volatility';
+  return {
+    title: `${target === 'return' ? 'Return' : 'Volatility'} forecasts, scored out of sample`,
+    warnings: fw,
+    rows: [
+      ...lead,
+      ['forecasts resolved', count(f.resolved)],
+      ...(target === 'volatility'
+        ? ([
+            ['QLIKE (the loss of variance forecasts; lower is better)', orNaN(f.qlike)],
+            ['QLIKE of the naive forecast', orNaN(f.naiveQlike)],
+          ] as [string, number][])
+        : []),
+      ['MAE', orNaN(f.mae)],
+      [`MAE of the naive forecast (${naive})`, orNaN(f.naiveMae)],
+      ['MAE / MAE of the naive forecast', orNaN(f.mae) / orNaN(f.naiveMae)],
+      ['R² against the naive forecast (1 - SSE / SSE naive)', orNaN(f.r2VsNaive)],
+      ['correlation of forecast and outcome', orNaN(f.correlation)],
+      ...(target === 'volatility'
+        ? ([['correlation of the naive forecast and outcome', orNaN(f.naiveCorrelation)]] as [string, number][])
+        : []),
+    ],
+  };
+}
+
+/** A volatility model's report: its forecasts, overall and per walk-forward window. */
+function forecastOnlySections(input: MlReportInput): ReportSection[] {
+  const f = input.stats.forecasts.volatility;
+  if (f === undefined) {
+    return [
+      {
+        title: 'Volatility forecasts, scored out of sample',
+        warnings: [...input.warnings, 'no forecast has resolved: nothing is scored'],
+        rows: [['setup', input.title]],
+      },
+    ];
+  }
+  const sections = [forecastSection('volatility', f, [['setup', input.title]], input.warnings)];
+  const ws = input.windows.filter((w) => w.stats.forecasts.volatility !== undefined);
+  if (input.walkForward && ws.length > 0) {
+    const of = (w: ReportWindow) => w.stats.forecasts.volatility!;
+    sections.push({
+      title: 'Walk-forward windows',
+      rows: [],
+      table: {
+        columns: [
+          'window',
+          'test from',
+          'test to',
+          'fit rows',
+          'calib. rows',
+          'n',
+          'QLIKE',
+          'naive QLIKE',
+          'MAE',
+          'naive MAE',
+          'cached',
+        ],
+        rows: ws.map((w) => [
+          w.label,
+          isoTime(w.testFrom),
+          isoTime(w.testTo),
+          w.fitRows,
+          w.calibrationRows,
+          of(w).resolved,
+          orNaN(of(w).qlike),
+          orNaN(of(w).naiveQlike),
+          orNaN(of(w).mae),
+          orNaN(of(w).naiveMae),
+          w.cached === true ? 'yes' : 'no',
+        ]),
+      },
+      chart: {
+        kind: 'line',
+        x: ws.map((_, i) => i + 1),
+        xLabel: 'window',
+        yLabel: 'QLIKE',
+        integerX: true,
+        series: {
+          QLIKE: ws.map((w) => orNaN(of(w).qlike)),
+          'naive QLIKE': ws.map((w) => orNaN(of(w).naiveQlike)),
+        },
       },
     });
   }

@@ -146,7 +146,8 @@ export function buildDataset(candles: readonly Candle[], options: DatasetOptions
     features.set(all.subarray((t - lookback + 1) * nf, (t + 1) * nf), row * cols);
     const logReturn = forwardLogReturn(closes, t, horizon);
     const outcome = target === 'volatility' ? forwardVolatility(closes, t, horizon) : logReturn;
-    labels[row] = target === 'direction' ? (logReturn > 0 ? 1 : 0) : toModelSpace(target, outcome);
+    labels[row] =
+      target === 'direction' ? (logReturn > 0 ? 1 : 0) : toModelSpace(target, outcome, vols[t]! * Math.sqrt(horizon));
     outcomes[row] = outcome;
     naive[row] = target === 'direction' ? 0 : naiveForecast(target, vols[t]!, horizon);
     forwardReturns[row] = closes[t + horizon]! / closes[t]! - 1;

@@ -10,7 +10,12 @@
  * Regression models are fitted in "model space": the return as is, the
  * volatility as its logarithm (volatility is positive and right-skewed; errors
  * in log space are errors in ratio). `fromModelSpace` undoes it, once, in the
- * predictor.
+ * predictor. Training labels are made robust relative to the naive scale
+ * (EWMA volatility x sqrt(horizon)) known at t: returns are clipped at
+ * RETURN_LABEL_CLIP scales, so a crash candle cannot set the weights, and
+ * volatilities are floored at VOLATILITY_LABEL_FLOOR scales, so near-flat
+ * candles (log -> -infinity) cannot drag every forecast down. Outcomes are
+ * always scored unclipped.
  *
  * The naive forecasts a regression model has to beat: zero for the return,
  * the current EWMA volatility scaled to the horizon for the volatility.
@@ -45,9 +50,20 @@ export function forwardVolatility(closes: ArrayLike<number>, t: number, horizon:
   return Math.sqrt(sum);
 }
 
-/** The value a regression model of `kind` is fitted on. */
-export function toModelSpace(kind: TargetKind, value: number): number {
-  return kind === 'volatility' ? Math.log(Math.max(value, VOLATILITY_FLOOR)) : value;
+/** Naive scales (EWMA volatility x sqrt(horizon)) a return training label is clipped at. */
+export const RETURN_LABEL_CLIP = 4;
+
+/** Share of the naive scale a volatility training label is floored at. */
+export const VOLATILITY_LABEL_FLOOR = 0.3;
+
+/**
+ * The training label of a regression model of `kind` for an outcome `value`
+ * at a candle whose naive scale (EWMA volatility x sqrt(horizon)) is `scale`.
+ */
+export function toModelSpace(kind: TargetKind, value: number, scale: number): number {
+  if (kind === 'volatility') return Math.log(Math.max(value, VOLATILITY_LABEL_FLOOR * scale, VOLATILITY_FLOOR));
+  const clip = RETURN_LABEL_CLIP * scale;
+  return Math.min(Math.max(value, -clip), clip);
 }
 
 /** A regression model's output in the target's own units. */

@@ -9,7 +9,7 @@ import { LRUCache } from 'lru-cache';
 import { DataError, ModelError } from '../core/errors.js';
 import type { FeatureScaler } from '../features/scaler.js';
 import { fromModelSpace, type TargetKind } from '../features/targets.js';
-import { type Calibration, calibrate } from './calibration.js';
+import { type Calibration, calibrate, calibrateRegression } from './calibration.js';
 import type { ModelMeta } from './model-meta.js';
 import type { PredictionCacheStats, Predictor } from './predictor.js';
 import type { ScaledModel } from './scaled-model.js';
@@ -141,7 +141,9 @@ export class ModelPredictor implements Predictor {
   /** A raw answer checked, then calibrated or taken out of model space. */
   private finish(raw: number | undefined, row: number): number {
     const v = this.check(raw, row);
-    return this.target === 'direction' ? this.calibrate(v) : fromModelSpace(this.target, v);
+    return this.target === 'direction'
+      ? this.calibrate(v)
+      : fromModelSpace(this.target, calibrateRegression(this.calibration, v));
   }
 
   private check(raw: number | undefined, row: number): number {

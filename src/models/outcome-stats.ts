@@ -176,6 +176,8 @@ export interface ForecastSummary {
   /** 1 - SSE(forecast) / SSE(naive). */
   readonly r2VsNaive: number | null;
   readonly correlation: number | null;
+  /** Of the naive forecast and the outcome (null for the constant zero of returns). */
+  readonly naiveCorrelation: number | null;
   /** Volatility only. */
   readonly qlike: number | null;
   readonly naiveQlike: number | null;
@@ -193,6 +195,9 @@ export class ForecastStats {
   private syy = 0;
   private sff = 0;
   private sfy = 0;
+  private sg = 0;
+  private sgg = 0;
+  private sgy = 0;
   private q = 0;
   private naiveQ = 0;
 
@@ -209,6 +214,9 @@ export class ForecastStats {
     this.syy += actual * actual;
     this.sff += forecast * forecast;
     this.sfy += forecast * actual;
+    this.sg += naive;
+    this.sgg += naive * naive;
+    this.sgy += naive * actual;
     if (this.target === 'volatility') {
       this.q += volatilityQlike(actual, forecast);
       this.naiveQ += volatilityQlike(actual, naive);
@@ -220,6 +228,8 @@ export class ForecastStats {
     const cov = this.sfy - (this.sf * this.sy) / n;
     const vf = this.sff - (this.sf * this.sf) / n;
     const vy = this.syy - (this.sy * this.sy) / n;
+    const naiveCov = this.sgy - (this.sg * this.sy) / n;
+    const vg = this.sgg - (this.sg * this.sg) / n;
     const vol = this.target === 'volatility';
     return {
       resolved: n,
@@ -227,6 +237,7 @@ export class ForecastStats {
       naiveMae: ratio(this.naiveAe, n),
       r2VsNaive: n > 0 && this.naiveSse > 0 ? 1 - this.sse / this.naiveSse : null,
       correlation: n > 1 && vf > 0 && vy > 0 ? cov / Math.sqrt(vf * vy) : null,
+      naiveCorrelation: n > 1 && vg > 1e-30 && vy > 0 ? naiveCov / Math.sqrt(vg * vy) : null,
       qlike: vol ? ratio(this.q, n) : null,
       naiveQlike: vol ? ratio(this.naiveQ, n) : null,
     };

@@ -292,7 +292,12 @@ export async function fitOnDataset(split: FittingSplit, options: FitOptions = {}
       rawCalibration = await model.predictScaled(scaled(calibrationRows));
       calibration =
         method === 'residual'
-          ? fitResidual(rawCalibration, calibrationRows.labels)
+          ? fitResidual(
+              target as 'return' | 'volatility',
+              rawCalibration,
+              calibrationRows.labels,
+              calibrationRows.outcomes,
+            )
           : fitCalibration(method, rawCalibration, calibrationRows.labels);
     }
     const lastRow = test ?? calibrationRows ?? validation ?? fit;
