@@ -45,6 +45,7 @@ import { defaultThreads } from '../src/models/thread-pool.js';
 import { DEFAULT_MODEL_KIND } from '../src/models/train.js';
 import { packSeries, type WindowTask, windowPool } from '../src/models/walk-forward-task.js';
 import {
+  cachedWalkForwardWindow,
   predictRange,
   type TrainedWindow,
   trainWalkForwardWindow,
@@ -258,9 +259,22 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<MlBac
     options.onWindow?.(++done, windows);
     return t;
   };
-  let trainedWindows: TrainedWindow[];
-  if (workers > 1) {
-    const pool = windowPool(workers);
+  const inMainThread = {
+    ...training,
+    ...(cache !== undefined ? { cache } : {}),
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+  };
+  const trainedWindows: (TrainedWindow | undefined)[] = new Array(windows).fill(undefined);
+  // Cached windows load here: worker threads (slow to start) only for windows that must train.
+  if (workers > 1 && cache !== undefined) {
+    for (let k = 1; k <= windows; k++) {
+      const hit = await cachedWalkForwardWindow(layout, k, { ...inMainThread, cache });
+      if (hit !== undefined) trainedWindows[k - 1] = progress(hit);
+    }
+  }
+  const missing = trainedWindows.flatMap((t, i) => (t === undefined ? [i + 1] : []));
+  if (Math.min(workers, missing.length) > 1) {
+    const pool = windowPool(Math.min(workers, missing.length));
     try {
       const task = {
         series: packSeries(series),
@@ -269,29 +283,22 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<MlBac
         options: training,
         cacheDir: cache?.dir,
       };
-      trainedWindows = await Promise.all(
-        layout.splits.map((_, i) => pool.run({ ...task, index: i + 1 }).then(progress)),
+      await Promise.all(
+        missing.map((k) =>
+          pool.run({ ...task, index: k }).then((t: TrainedWindow) => {
+            trainedWindows[k - 1] = progress(t);
+          }),
+        ),
       );
     } finally {
       await pool.destroy();
     }
   } else {
-    trainedWindows = [];
-    for (let k = 1; k <= windows; k++) {
-      trainedWindows.push(
-        progress(
-          await trainWalkForwardWindow(layout, k, {
-            ...training,
-            ...(cache !== undefined ? { cache } : {}),
-            ...(options.logger !== undefined ? { logger: options.logger } : {}),
-          }),
-        ),
-      );
-    }
+    for (const k of missing) trainedWindows[k - 1] = progress(await trainWalkForwardWindow(layout, k, inMainThread));
   }
   const plans: MlWindowPlan[] = [];
   let cachedWindows = 0;
-  for (const trained of trainedWindows) {
+  for (const trained of trainedWindows as TrainedWindow[]) {
     const k = trained.plan.index;
     trained.plan.series.forEach((sp, s) => {
       if (target !== 'volatility') {

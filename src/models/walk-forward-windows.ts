@@ -227,6 +227,28 @@ export async function trainWalkForwardWindow(
   index: number,
   options: WindowTrainingOptions,
 ): Promise<TrainedWindow> {
+  return (await windowModelOf(layout, index, options, true))!;
+}
+
+/**
+ * The window from `options.cache` alone, or undefined when it is not cached
+ * (nothing trains): lets the backtest start worker threads only for windows
+ * that must train.
+ */
+export async function cachedWalkForwardWindow(
+  layout: WalkForwardLayout,
+  index: number,
+  options: WindowTrainingOptions & { readonly cache: WindowCache },
+): Promise<TrainedWindow | undefined> {
+  return windowModelOf(layout, index, options, false);
+}
+
+async function windowModelOf(
+  layout: WalkForwardLayout,
+  index: number,
+  options: WindowTrainingOptions,
+  train: boolean,
+): Promise<TrainedWindow | undefined> {
   const { splits, settings, timeline } = layout;
   const { horizon } = settings;
   const w = splits[index - 1];
@@ -321,6 +343,8 @@ export async function trainWalkForwardWindow(
   if (hit !== undefined) {
     predictor = hit.predictor;
     model = windowModel(hit.files, hit.predictor.meta, hit.predictor.modelVersion, true);
+  } else if (!train) {
+    return undefined;
   } else {
     const first = layout.series[0]!.candles[0]!;
     const fitted = await fitOnDataset(
