@@ -158,6 +158,22 @@ describe('runWalkForward', () => {
     expect(html).toContain('always-long(0.2)');
   });
 
+  it('trains windows on worker threads exactly as on the main thread; a rerun loads them from the cache', async () => {
+    const options = { candles, trainWindow: 800, testWindow: 500, horizon: HORIZON, featureSet: 'relative' } as const;
+    const serial = await runWalkForward({ ...options, workers: 1 });
+    const cache = path.join(tmp, 'pool-cache');
+    const pooled = await runWalkForward({ ...options, workers: 2, cache });
+    const ids = (r: MlBacktestResult) => r.windows.map((w) => w.modelId);
+    expect(ids(pooled)).toEqual(ids(serial));
+    expect(pooled.result.metrics).toEqual(serial.result.metrics);
+    expect(pooled.timings.cachedWindows).toBe(0);
+    // The rerun finds every window in the cache (no thread needed) and gives the same run.
+    const again = await runWalkForward({ ...options, workers: 2, cache });
+    expect(again.timings.cachedWindows).toBe(again.windows.length);
+    expect(ids(again)).toEqual(ids(serial));
+    expect(again.result.metrics).toEqual(serial.result.metrics);
+  });
+
   it('rejects windows the data cannot hold', async () => {
     await expect(runWalkForward({ candles: candles.slice(0, 500), trainWindow: 800 })).rejects.toThrow(
       /too few for a 800-step training window/,
