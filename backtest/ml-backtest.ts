@@ -150,6 +150,8 @@ export interface MlWindowPlan extends WindowPlan {
   readonly validation: ValidationMetrics | undefined;
   readonly epochsRun: number | undefined;
   readonly cached: boolean;
+  /** The backend it trained on (absent when read from the cache or given). */
+  readonly backend?: string;
 }
 
 /** One walk-forward window: what it trained on and what it traded. */
@@ -323,6 +325,7 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<MlBac
       validation: trained.model.validation,
       epochsRun: trained.model.epochsRun,
       cached: trained.model.cached,
+      ...(trained.model.backend !== undefined ? { backend: trained.model.backend } : {}),
     });
   }
   const trainSeconds = (performance.now() - started) / 1000;

@@ -147,6 +147,8 @@ export interface WindowModel {
   readonly bestEpoch: number | undefined;
   /** Read from the window cache instead of trained. */
   readonly cached: boolean;
+  /** What it trained on ('wasm: ...'), when it was trained rather than read from the cache. */
+  readonly backend?: string;
 }
 
 export interface TrainedWindow {
@@ -375,7 +377,10 @@ async function windowModelOf(
       },
     );
     predictor = fitted.predictor;
-    model = windowModel(fitted.files, fitted.meta, fitted.predictor.modelVersion, false);
+    model = {
+      ...windowModel(fitted.files, fitted.meta, fitted.predictor.modelVersion, false),
+      backend: `${fitted.backend} (${fitted.backendReason})`,
+    };
     if (key !== undefined) await options.cache!.store(key, fitted.files, options.logger);
   }
 

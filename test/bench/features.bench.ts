@@ -75,12 +75,14 @@ export async function run(): Promise<void> {
   const candles = randomWalkCandles({ count: CANDLES, seed: 42 });
   const seed = streamingRate(candles, 'seed');
   const relative = streamingRate(candles, 'relative');
+  const core = streamingRate(candles, 'core');
   const naive = naiveRate(candles);
   const batch = batchRate(candles, 'seed');
   const ratio = seed / naive;
   console.log('features bench');
   console.log(`  streaming, seed set (${CANDLES.toLocaleString('en-US')} candles):     ${fmt(seed)}`);
   console.log(`  streaming, relative set (${CANDLES.toLocaleString('en-US')} candles): ${fmt(relative)}`);
+  console.log(`  streaming, core set, the default (${CANDLES.toLocaleString('en-US')} candles): ${fmt(core)}`);
   console.log(`  batch extractor, seed set (whole series):  ${fmt(batch)}`);
   console.log(`  baseline: recompute seed indicators over last ${WINDOW} candles each candle: ${fmt(naive)}`);
   console.log(

@@ -155,7 +155,7 @@ describe.skipIf(TORCH === undefined)('an ONNX model imported from a file', () =>
       registryDir,
       '--data',
       path.join(dir, 'later_SYN-USDT_1h.csv'),
-      '--threshold',
+      '--min-confidence',
       '0.05',
       '--json',
       '--out',

@@ -285,6 +285,8 @@ async function runMl(o: BacktestCommandOptions, ctx: BacktestRunContext): Promis
         `${total.toLocaleString('en-US')} candles, ${run.result.candles.toLocaleString('en-US')} traded in ${run.timings.tradeSeconds.toFixed(1)} s`,
     );
   }
+  const backend = run.windows.find((w) => w.backend !== undefined)?.backend;
+  if (backend !== undefined) notes.push(`backend: ${backend}`);
   const best = bestNaive(s, run.majorityBaseline);
   notes.push(
     `ML accuracy ${pct(s.accuracy)} on ${s.resolved.toLocaleString('en-US')} outcomes vs ${pct(best.accuracy)} for the best naive baseline ` +

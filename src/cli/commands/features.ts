@@ -5,7 +5,7 @@
  *   features schema [--features NAME] [--lookback N]
  *     the schema as JSON: columns in order, warm-ups, descriptions
  *   features export (--data FILE | --synthetic) [--features NAME] [--lookback N] [--horizon N]
- *     [--target direction|return|volatility] [--threshold X] --out FILE.csv
+ *     [--target direction|return|volatility] [--label-threshold X] --out FILE.csv
  *     the feature rows and labels as CSV (timestamp, the columns in schema order, label)
  */
 import { existsSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { TARGET_KINDS, type TargetKind } from '../../features/targets.js';
 import { action, integerOption, numberOption } from '../action.js';
 import { loadCandleInput } from '../candle-input.js';
 import { FEATURES_HELP, readFeatureSet } from '../feature-option.js';
+import { renamedOption } from '../model-options.js';
 
 /** What `features schema` prints: the schema plus the model's columns for a lookback. */
 export function schemaDocument(schema: FeatureSchema, lookback: number): Record<string, unknown> {
@@ -61,7 +62,9 @@ interface ExportOptions extends SchemaOptions {
   repair?: boolean;
   horizon: number;
   target: TargetKind;
-  threshold: number;
+  labelThreshold: number;
+  /** The old name of --label-threshold. */
+  threshold?: number;
   out: string;
 }
 
@@ -83,7 +86,7 @@ export function register(program: Command): void {
     }),
   );
 
-  common(
+  const exporter = common(
     features
       .command('export')
       .description('write the feature rows and labels of candles as CSV (timestamp, columns in schema order, label)')
@@ -96,9 +99,16 @@ export function register(program: Command): void {
           .choices([...TARGET_KINDS])
           .default('direction'),
       )
-      .option('--threshold <x>', 'direction: leave out rows whose |return| is <= x', numberOption('threshold'), 0)
+      .option(
+        '--label-threshold <x>',
+        'direction: leave out rows whose |return| is <= x',
+        numberOption('label-threshold'),
+        0,
+      )
       .requiredOption('--out <file>', 'CSV file to write (must not exist)'),
-  ).action(
+  );
+  renamedOption(exporter, 'threshold', 'label-threshold', 'the smallest move labelled', numberOption('threshold'));
+  exporter.action(
     action(async (opts: ExportOptions) => {
       const out = path.resolve(opts.out);
       if (existsSync(out)) throw new ConfigError('output file already exists; choose a new --out', { file: out });
@@ -109,7 +119,7 @@ export function register(program: Command): void {
         horizon: opts.horizon,
         lookback: opts.lookback,
         target: opts.target,
-        labelThreshold: opts.threshold,
+        labelThreshold: opts.threshold ?? opts.labelThreshold,
       });
       if (ds.rows === 0) throw new ConfigError(`${source} gives no feature rows after the warm-up`, { field: 'data' });
       await writeFile(out, datasetCsv(ds));

@@ -5,7 +5,7 @@
  *
  *   quantflow models import --onnx FILE --features NAME|SCHEMA.json --scaler scaler.json|none
  *     --trained-from DATE --trained-to DATE --train-rows N
- *     [--target direction|return|volatility] [--horizon N] [--lookback N] [--threshold X] [--output NAME]
+ *     [--target direction|return|volatility] [--horizon N] [--lookback N] [--label-threshold X] [--output NAME]
  *     [--symbol S] [--timeframe TF] [--name NAME] [--device cpu|cuda] [--json] --out DIR
  */
 import { existsSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { writeModelDirectory } from '../../models/model-files.js';
 import { importOnnxModel } from '../../models/onnx-import.js';
 import { type OnnxDevice, onnxDevice } from '../../models/onnx-runtime.js';
 import { action, dateOption, integerOption, numberOption } from '../action.js';
+import { renamedOption } from '../model-options.js';
 
 interface ImportCliOptions {
   onnx: string;
@@ -31,7 +32,9 @@ interface ImportCliOptions {
   target: TargetKind;
   horizon: number;
   lookback?: number;
-  threshold: number;
+  labelThreshold: number;
+  /** The old name of --label-threshold. */
+  threshold?: number;
   output?: string;
   symbol?: string;
   timeframe?: string;
@@ -71,8 +74,9 @@ async function readFeatures(value: string): Promise<{ features: FeatureSetName |
 }
 
 export function registerModelsImport(models: Command): void {
-  models
-    .command('import')
+  const cmd = models.command('import');
+  renamedOption(cmd, 'threshold', 'label-threshold', 'the smallest move labelled', numberOption('threshold'));
+  cmd
     .description('make an ONNX model trained elsewhere into a model directory (checked; then: models register)')
     .requiredOption('--onnx <file>', 'the .onnx model: float32 input [N, columns], probabilities (or values) out')
     .requiredOption(
@@ -94,7 +98,12 @@ export function registerModelsImport(models: Command): void {
     )
     .option('--horizon <n>', 'candles ahead its label looks', integerOption('horizon', 1), 1)
     .option('--lookback <n>', "feature rows per input (default 1, or the schema file's)", integerOption('lookback', 1))
-    .option('--threshold <x>', 'direction: moves of at most x were left out of training', numberOption('threshold'), 0)
+    .option(
+      '--label-threshold <x>',
+      'direction: moves of at most x were left out of training',
+      numberOption('label-threshold'),
+      0,
+    )
     .option('--output <name>', 'the output to read (default: the only float32 output, or the one named like prob)')
     .option('--symbol <symbol>', 'market it was trained on, e.g. BTC/USDT (shown in listings)')
     .option('--timeframe <tf>', 'candle timeframe it was trained on, e.g. 1h')
@@ -135,7 +144,7 @@ async function runImport(opts: ImportCliOptions): Promise<void> {
     ...(scaler !== undefined ? { scaler } : {}),
     target: opts.target,
     horizon: opts.horizon,
-    threshold: opts.threshold,
+    threshold: opts.threshold ?? opts.labelThreshold,
     ...(opts.output !== undefined ? { output: opts.output } : {}),
     name: opts.name ?? path.basename(out),
     training: {
