@@ -113,6 +113,8 @@ export interface CandleInputs {
   readonly count: number;
   /** Index into the candles of each row's (last) candle. */
   readonly candleIndex: Int32Array;
+  /** EWMA volatility per candle at each row's candle: the scale of its forecasts. */
+  readonly volatility: Float64Array;
 }
 
 /**
@@ -127,6 +129,15 @@ export async function candleInputs(
   modelRef: string,
 ): Promise<CandleInputs> {
   const stream = new FeatureStream(meta.featureSchema);
+  const context = stream.contextSymbols();
+  if (context.length > 0) {
+    throw new ApiError(
+      400,
+      'CONTEXT_NOT_SUPPORTED',
+      `model ${modelRef} takes features of other symbols (${context.join(', ')}), which one series of candles cannot give: send its feature rows (features or rows)`,
+      'candles',
+    );
+  }
   const nf = stream.width;
   const lookback = meta.lookback;
   const width = nf * lookback;
@@ -142,6 +153,7 @@ export async function candleInputs(
   const count = all ? candles.length - needed + 1 : 1;
   const rows = new Float64Array(count * width);
   const candleIndex = new Int32Array(count);
+  const volatility = new Float64Array(count);
   const window = new Float64Array(width);
   let filled = 0;
   let k = 0;
@@ -155,9 +167,10 @@ export async function candleInputs(
       if (++filled < lookback) continue;
       if (all || i === last) {
         rows.set(window, k * width);
+        volatility[k] = stream.volatility;
         candleIndex[k++] = i;
       }
     }
   });
-  return { rows, count: k, candleIndex };
+  return { rows, count: k, candleIndex, volatility };
 }

@@ -18,7 +18,7 @@ import type { FastifyInstance } from 'fastify';
 import { describeError, IntegrityError, QuantflowError } from '../core/errors.js';
 import { resolveFeatureSchema } from '../features/feature-sets.js';
 import { MANIFEST_FILE, type ModelFiles } from '../models/model-files.js';
-import type { ModelMeta } from '../models/model-meta.js';
+import type { ModelKind, ModelMeta } from '../models/model-meta.js';
 import { latestVersion, versionsOf, withoutVersion } from '../registry/model-index.js';
 import { summarizeMeta } from '../registry/model-metadata.js';
 import { checkPythonScript } from '../registry/python-allow-list.js';
@@ -32,7 +32,7 @@ import { assertUnchanged, resolveSourceDirectory } from './source-paths.js';
 
 export interface RegisterBody {
   readonly name: string;
-  readonly source: { readonly type: 'registry' | 'tfjs' | 'python'; readonly ref?: string; readonly path?: string };
+  readonly source: { readonly type: 'registry' | ModelKind; readonly ref?: string; readonly path?: string };
   readonly activate?: boolean;
 }
 

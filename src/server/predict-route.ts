@@ -2,14 +2,20 @@
  * `POST /api/ml/predict` (scope `predict`). Body: `model` (a registry
  * reference; default: the server's default model) and exactly one of
  *
- * - `features`: one row of raw feature values -> `{model, prediction, cached}`;
- *   identical rows are answered from the model's LRU cache (`cached: true`);
- * - `rows`: a batch -> `{model, predictions: [...]}`;
+ * - `features`: one row of raw feature values -> `{model, target, prediction,
+ *   cached}`, the model's answer in its target's units (P(up), the log
+ *   return, the volatility); identical rows are answered from the model's LRU
+ *   cache (`cached: true`);
+ * - `rows`: a batch -> `{model, target, predictions: [...]}`;
  * - `candles`: raw OHLCV candles (objects or ccxt arrays, oldest first) from
- *   which the model's features are computed -> `{model, symbol, timestamp,
- *   prediction, cached, count, tracked}` for the last candle, plus `series`
- *   (`[{timestamp, prediction}]` for every candle after the warm-up) with
- *   `all: true`. `symbol` and `timeframe` default to the model's training
+ *   which the model's features are computed -> `{model, target, symbol,
+ *   timestamp, prediction, cached, count, tracked}` for the last candle, plus
+ *   `series` (`[{timestamp, prediction, ...}]` for every candle after the
+ *   warm-up) with `all: true`. Here `prediction` is P(up) for direction and
+ *   return models (a return model's `expectedReturn` comes with it) and the
+ *   forecast for volatility models; return and volatility answers carry
+ *   `forecast: {value, naive}` (the naive forecast: zero, or the EWMA
+ *   volatility). `symbol` and `timeframe` default to the model's training
  *   market. Predictions from candles are recorded in the tracker and scored
  *   as later candles arrive.
  *
@@ -22,6 +28,7 @@
 import type { FastifyInstance } from 'fastify';
 import { DataError, describeError, ModelError } from '../core/errors.js';
 import type { Candle } from '../core/types.js';
+import { predictionOf } from '../models/prediction-of.js';
 import type { ModelRef } from '../registry/registry-layout.js';
 import { ApiError } from './api-errors.js';
 import { type CandleInputs, candleInputs, parseCandles } from './candle-input.js';
@@ -213,7 +220,7 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
     checkFeatureRow(features, model.inputWidth, model.ref);
     const { p, cached } = await single(model, features, 'features');
     metrics.predicted(model.ref, 'features', 1);
-    return { model: model.ref, prediction: p, cached };
+    return { model: model.ref, target: model.predictor.meta.label.kind, prediction: p, cached };
   }
 
   async function fromRows(model: ServedModel, x: Float32Array) {
@@ -224,7 +231,7 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
       (i) => `rows[${i}]`,
     );
     metrics.predicted(model.ref, 'rows', out.length);
-    return { model: model.ref, predictions: Array.from(out) };
+    return { model: model.ref, target: model.predictor.meta.label.kind, predictions: Array.from(out) };
   }
 
   async function fromCandles(model: ServedModel, body: PredictBody) {
@@ -239,7 +246,7 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
     } catch (err) {
       throw predictionError(err, model, 'candles');
     }
-    let probabilities: ArrayLike<number>;
+    let values: ArrayLike<number>;
     let cached = false;
     if (all) {
       const x = Float32Array.from(inputs.rows);
@@ -249,33 +256,66 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
         () => predictInSlices(model, x),
         (k) => `candles[${inputs.candleIndex[k]}]`,
       );
-      probabilities = out;
+      values = out;
     } else {
       const r = await single(model, inputs.rows, `candles[${inputs.candleIndex[0]}]`);
-      probabilities = [r.p];
+      values = [r.p];
       cached = r.cached;
     }
     metrics.predicted(model.ref, 'candles', inputs.count);
-    const tracked = await tracking.run(() => track(ctx, model, candles, inputs, probabilities));
-    const last = inputs.count - 1;
+    const answers = candleAnswers(model, candles, inputs, values);
+    const tracked = await tracking.run(() => track(ctx, model, candles, inputs, answers));
+    const last = answers[inputs.count - 1]!;
     const response: Record<string, unknown> = {
       model: model.ref,
+      target: meta.label.kind,
       symbol,
-      timestamp: candles[inputs.candleIndex[last]!]!.timestamp,
-      prediction: probabilities[last]!,
+      ...last,
       cached,
       count: inputs.count,
       tracked,
     };
-    if (all) {
-      const series = new Array<{ timestamp: number; prediction: number }>(inputs.count);
-      for (let k = 0; k < inputs.count; k++) {
-        series[k] = { timestamp: candles[inputs.candleIndex[k]!]!.timestamp, prediction: probabilities[k]! };
-      }
-      response.series = series;
-    }
+    if (all) response.series = answers;
     return response;
   }
+}
+
+/** One candle's answer as the API gives it. */
+interface CandleAnswer {
+  readonly timestamp: number;
+  /** P(up), or the volatility forecast of a volatility model. */
+  readonly prediction: number;
+  readonly expectedReturn?: number;
+  readonly forecast?: { readonly value: number; readonly naive: number };
+}
+
+/** The model's values (target units) for the candle rows as answers: the same conversion as every other path. */
+function candleAnswers(
+  model: ServedModel,
+  candles: readonly Candle[],
+  inputs: CandleInputs,
+  values: ArrayLike<number>,
+): CandleAnswer[] {
+  const { meta, calibration, modelVersion } = model.predictor;
+  const root = Math.sqrt(meta.label.horizon);
+  const out = new Array<CandleAnswer>(inputs.count);
+  for (let k = 0; k < inputs.count; k++) {
+    const c = candles[inputs.candleIndex[k]!]!;
+    const v = values[k]!;
+    const vol = inputs.volatility[k]!;
+    if (meta.label.kind === 'volatility') {
+      out[k] = { timestamp: c.timestamp, prediction: v, forecast: { value: v, naive: vol * root } };
+      continue;
+    }
+    const p = predictionOf(meta, calibration, c.symbol, v, modelVersion, c.timestamp, vol);
+    out[k] = {
+      timestamp: c.timestamp,
+      prediction: p.prediction,
+      ...(p.expectedReturn !== undefined ? { expectedReturn: p.expectedReturn } : {}),
+      ...(meta.label.kind === 'return' ? { forecast: { value: v, naive: 0 } } : {}),
+    };
+  }
+  return out;
 }
 
 /** A decoded batch as the model's input; the same refusal as rowsToFloat32 when the width is not the model's. */
@@ -313,7 +353,7 @@ async function track(
   model: ServedModel,
   candles: readonly Candle[],
   inputs: CandleInputs,
-  probabilities: ArrayLike<number>,
+  answers: readonly CandleAnswer[],
 ): Promise<number> {
   const { tracker } = ctx;
   const horizon = model.predictor.meta.label.horizon;
@@ -330,7 +370,15 @@ async function track(
         if (k >= inputs.count || inputs.candleIndex[k] !== i) continue;
         const key = { symbol: candle.symbol, modelVersion: model.ref, timestamp: candle.timestamp };
         if (tracker.get(key) !== undefined) continue;
-        tracker.record({ ...key, prediction: probabilities[k]!, horizon, price: candle.close });
+        const a = answers[k]!;
+        const target = model.predictor.meta.label.kind;
+        tracker.record({
+          ...key,
+          ...(target === 'volatility' ? {} : { prediction: a.prediction }),
+          ...(a.forecast !== undefined && target !== 'direction' ? { forecast: { target, ...a.forecast } } : {}),
+          horizon,
+          price: candle.close,
+        });
         recorded++;
       }
     });

@@ -5,6 +5,8 @@
  * (row width, candle warm-up) are done by the handlers.
  */
 
+import { MODEL_KINDS } from '../models/model-meta.js';
+
 const errorResponse = {
   type: 'object',
   properties: {
@@ -17,6 +19,11 @@ const errorResponse = {
       },
     },
   },
+} as const;
+
+const forecastSchema = {
+  type: 'object',
+  properties: { value: { type: 'number' }, naive: { type: 'number' } },
 } as const;
 
 export const MODEL_REF_SCHEMA = { type: 'string', minLength: 1, maxLength: 200 } as const;
@@ -46,7 +53,10 @@ export function predictSchema(maxBatch: number, maxFeatures: number) {
         type: 'object',
         properties: {
           model: { type: 'string' },
+          target: { type: 'string' },
           prediction: { type: 'number' },
+          expectedReturn: { type: 'number' },
+          forecast: forecastSchema,
           cached: { type: 'boolean' },
           predictions: { type: 'array', items: { type: 'number' } },
           symbol: { type: 'string' },
@@ -56,7 +66,12 @@ export function predictSchema(maxBatch: number, maxFeatures: number) {
             type: 'array',
             items: {
               type: 'object',
-              properties: { timestamp: { type: 'number' }, prediction: { type: 'number' } },
+              properties: {
+                timestamp: { type: 'number' },
+                prediction: { type: 'number' },
+                expectedReturn: { type: 'number' },
+                forecast: forecastSchema,
+              },
             },
           },
           tracked: { type: 'integer' },
@@ -87,7 +102,7 @@ export const registerSchema = {
         additionalProperties: false,
         required: ['type'],
         properties: {
-          type: { type: 'string', enum: ['registry', 'tfjs', 'python'] },
+          type: { type: 'string', enum: ['registry', ...MODEL_KINDS] },
           ref: MODEL_REF_SCHEMA,
           path: { type: 'string', minLength: 1, maxLength: 4096 },
         },

@@ -83,7 +83,12 @@ describe('HTTP API: success paths', () => {
     const features = row(fx, 100);
     const res = await api(s.url, 'POST', '/api/ml/predict', { key: BOT_KEY, body: { model: 'alpha', features } });
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ model: 'alpha@v1', prediction: await p.predict(features), cached: false });
+    expect(res.json).toEqual({
+      model: 'alpha@v1',
+      target: 'direction',
+      prediction: await p.predict(features),
+      cached: false,
+    });
 
     const again = await api(s.url, 'POST', '/api/ml/predict', { key: BOT_KEY, body: { model: 'alpha', features } });
     expect(again.json).toMatchObject({ model: 'alpha@v1', prediction: res.json.prediction, cached: true });

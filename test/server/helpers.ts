@@ -168,7 +168,7 @@ export function registerDir(
   url: string,
   name: string,
   dir: string,
-  type: 'tfjs' | 'python' = 'tfjs',
+  type: 'tfjs' | 'python' | 'logistic' = 'tfjs',
   activate?: boolean,
 ): Promise<ApiResponse> {
   return api(url, 'POST', '/api/ml/models', {
