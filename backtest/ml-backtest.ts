@@ -35,7 +35,6 @@ import { DEFAULT_FEATURE_SET } from '../src/features/feature-sets.js';
 import type { ContextSeries } from '../src/features/streaming-extractor.js';
 import type { TargetKind } from '../src/features/targets.js';
 import type { CalibrationMethod } from '../src/models/calibration.js';
-import { rocAuc } from '../src/models/evaluation.js';
 import type { KindOptions } from '../src/models/model-kinds.js';
 import type { ModelKind, ValidationMetrics } from '../src/models/model-meta.js';
 import { modelDataWarnings } from '../src/models/model-warnings.js';
@@ -61,7 +60,7 @@ import { AlwaysLong } from '../strategies/always-long.js';
 import { MlStrategy, type MlStrategyOptions } from '../strategies/ml-strategy.js';
 import { SmaCrossover } from '../strategies/sma-crossover.js';
 import { isoTime } from './format.js';
-import { type MlReportInput, mlSections, type ResolvedPrediction } from './ml-report.js';
+import { type MlReportInput, mlSections, type ResolvedPrediction, resolvedAuc } from './ml-report.js';
 import { checkSeries, runBacktest } from './run-backtest.js';
 
 /** The ML strategy's trading options (its predictor and tracker are supplied by the harness). */
@@ -628,13 +627,7 @@ async function tradeMl(input: TradeMlInput): Promise<MlBacktestResult> {
     forecastsOnly: input.volatility !== undefined,
   };
   const sections = mlSections(report);
-  const auc =
-    resolved.length > 0
-      ? rocAuc(
-          resolved.map((r) => r.p),
-          resolved.map((r) => r.y),
-        )
-      : null;
+  const auc = resolvedAuc(resolved);
   return {
     result: { ...result, benchmarks, sections: [...(result.sections ?? []), ...sections] },
     windows,

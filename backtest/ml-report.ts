@@ -104,15 +104,19 @@ export function breakEvenAccuracy(roundTripCost: number, move: number): number {
   return move > 0 ? Math.min(1, (1 + roundTripCost / move) / 2) : 1;
 }
 
+/** ROC AUC of the resolved predictions (null without any). */
+export function resolvedAuc(resolved: readonly ResolvedPrediction[]): number | null {
+  return resolved.length > 0
+    ? rocAuc(
+        resolved.map((r) => r.p),
+        resolved.map((r) => r.y),
+      )
+    : null;
+}
+
 export function mlSections(input: MlReportInput): ReportSection[] {
   const { stats, resolved, threshold } = input;
-  const auc =
-    resolved.length > 0
-      ? rocAuc(
-          resolved.map((r) => r.p),
-          resolved.map((r) => r.y),
-        )
-      : null;
+  const auc = resolvedAuc(resolved);
   const best = bestNaive(stats, input.majorityBaseline);
   const confident = resolved.filter((r) => Math.abs(r.p - 0.5) * 2 >= threshold);
   const confidentHits = confident.filter((r) => (r.p > 0.5 ? 1 : 0) === r.y).length;
@@ -182,55 +186,16 @@ export function mlSections(input: MlReportInput): ReportSection[] {
   if (stats.forecasts.return !== undefined) sections.push(forecastSection('return', stats.forecasts.return));
 
   if (input.walkForward && input.windows.length > 0) {
-    const ws = input.windows;
-    sections.push({
-      title: 'Walk-forward windows',
-      rows: [],
-      table: {
-        columns: [
-          'window',
-          'test from',
-          'test to',
-          'fit rows',
-          'calib. rows',
-          'n',
-          'accuracy',
-          'majority',
-          'always up',
-          'reversal',
-          'Brier',
-          'base Brier',
-          'cached',
-        ],
-        rows: ws.map((w) => [
-          w.label,
-          isoTime(w.testFrom),
-          isoTime(w.testTo),
-          w.fitRows,
-          w.calibrationRows,
-          w.stats.resolved,
-          orNaN(w.stats.accuracy),
-          orNaN(w.majorityBaseline),
-          orNaN(w.stats.baseRate),
-          orNaN(w.stats.reversalAccuracy),
-          orNaN(w.stats.brierScore),
-          orNaN(w.stats.baseRateBrier),
-          w.cached === true ? 'yes' : 'no',
-        ]),
-      },
-      chart: {
-        kind: 'line',
-        x: ws.map((_, i) => i + 1),
-        xLabel: 'window',
-        yLabel: 'accuracy',
-        integerX: true,
-        series: {
-          accuracy: ws.map((w) => orNaN(w.stats.accuracy)),
-          'majority baseline': ws.map((w) => orNaN(w.majorityBaseline)),
-          'last-candle reversal': ws.map((w) => orNaN(w.stats.reversalAccuracy)),
-        },
-      },
-    });
+    sections.push(
+      windowSection(input.windows, (w) => w.stats.resolved, 'accuracy', [
+        ['accuracy', (w) => w.stats.accuracy, true],
+        ['majority', (w) => w.majorityBaseline, true],
+        ['always up', (w) => w.stats.baseRate, false],
+        ['reversal', (w) => w.stats.reversalAccuracy, true],
+        ['Brier', (w) => w.stats.brierScore, false],
+        ['base Brier', (w) => w.stats.baseRateBrier, false],
+      ]),
+    );
   }
 
   const hist = histogram(input.predictions.map((p) => p.prediction));
@@ -339,6 +304,47 @@ function forecastSection(
   };
 }
 
+/**
+ * The walk-forward windows' table (what each trained on and was tested on,
+ * then `scores`) and a chart of the scores marked for it, window by window.
+ */
+function windowSection(
+  ws: readonly ReportWindow[],
+  scored: (w: ReportWindow) => number,
+  yLabel: string,
+  scores: readonly (readonly [string, (w: ReportWindow) => number | null | undefined, boolean])[],
+): ReportSection {
+  const series: Record<string, number[]> = {};
+  for (const [name, value, charted] of scores) if (charted) series[name] = ws.map((w) => orNaN(value(w)));
+  return {
+    title: 'Walk-forward windows',
+    rows: [],
+    table: {
+      columns: [
+        'window',
+        'test from',
+        'test to',
+        'fit rows',
+        'calib. rows',
+        'n',
+        ...scores.map(([name]) => name),
+        'cached',
+      ],
+      rows: ws.map((w) => [
+        w.label,
+        isoTime(w.testFrom),
+        isoTime(w.testTo),
+        w.fitRows,
+        w.calibrationRows,
+        scored(w),
+        ...scores.map(([, value]) => orNaN(value(w))),
+        w.cached === true ? 'yes' : 'no',
+      ]),
+    },
+    chart: { kind: 'line', x: ws.map((_, i) => i + 1), xLabel: 'window', yLabel, integerX: true, series },
+  };
+}
+
 /** A volatility model's report: its forecasts, overall and per walk-forward window. */
 function forecastOnlySections(input: MlReportInput): ReportSection[] {
   const f = input.stats.forecasts.volatility;
@@ -355,49 +361,14 @@ function forecastOnlySections(input: MlReportInput): ReportSection[] {
   const ws = input.windows.filter((w) => w.stats.forecasts.volatility !== undefined);
   if (input.walkForward && ws.length > 0) {
     const of = (w: ReportWindow) => w.stats.forecasts.volatility!;
-    sections.push({
-      title: 'Walk-forward windows',
-      rows: [],
-      table: {
-        columns: [
-          'window',
-          'test from',
-          'test to',
-          'fit rows',
-          'calib. rows',
-          'n',
-          'QLIKE',
-          'naive QLIKE',
-          'MAE',
-          'naive MAE',
-          'cached',
-        ],
-        rows: ws.map((w) => [
-          w.label,
-          isoTime(w.testFrom),
-          isoTime(w.testTo),
-          w.fitRows,
-          w.calibrationRows,
-          of(w).resolved,
-          orNaN(of(w).qlike),
-          orNaN(of(w).naiveQlike),
-          orNaN(of(w).mae),
-          orNaN(of(w).naiveMae),
-          w.cached === true ? 'yes' : 'no',
-        ]),
-      },
-      chart: {
-        kind: 'line',
-        x: ws.map((_, i) => i + 1),
-        xLabel: 'window',
-        yLabel: 'QLIKE',
-        integerX: true,
-        series: {
-          QLIKE: ws.map((w) => orNaN(of(w).qlike)),
-          'naive QLIKE': ws.map((w) => orNaN(of(w).naiveQlike)),
-        },
-      },
-    });
+    sections.push(
+      windowSection(ws, (w) => of(w).resolved, 'QLIKE', [
+        ['QLIKE', (w) => of(w).qlike, true],
+        ['naive QLIKE', (w) => of(w).naiveQlike, true],
+        ['MAE', (w) => of(w).mae, false],
+        ['naive MAE', (w) => of(w).naiveMae, false],
+      ]),
+    );
   }
   return sections;
 }
