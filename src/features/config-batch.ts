@@ -10,12 +10,12 @@
 import { EMA } from 'technicalindicators';
 import { timeframeToMs } from '../core/timeframe.js';
 import type { Candle } from '../core/types.js';
-import { extractFeaturesBatch } from './batch-extractor.js';
 import { indicatorFeatures } from './config-schema.js';
 import { MIN_SD_RATIO } from './config-stream.js';
 import { ewmaVolatilitySeries } from './ewma-volatility.js';
 import { type FeatureConfig, timeframeRatio } from './feature-config.js';
-import { RELATIVE_SCHEMA } from './feature-sets.js';
+import { fixedFeatureValues } from './fixed-batch.js';
+import { RELATIVE_SCHEMA } from './fixed-feature-sets.js';
 import { VOLATILITY_FLOOR } from './targets.js';
 
 const TWO_PI = 2 * Math.PI;
@@ -152,11 +152,12 @@ export function configFeaturesBatch(
     });
   }
   if (config.indicators === true) {
-    const rel = extractFeaturesBatch(candles, 'relative');
+    const rel = fixedFeatureValues(candles, RELATIVE_SCHEMA);
     const names = RELATIVE_SCHEMA.features.map((f) => f.name);
+    const width = names.length;
     for (const spec of indicatorFeatures()) {
       const j = names.indexOf(spec.name);
-      column((i) => rel.values[i * rel.cols + j]!);
+      column((i) => rel[i * width + j]!);
     }
   }
   if (config.calendar === true) {

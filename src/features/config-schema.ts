@@ -16,7 +16,7 @@ import {
   timeframeRatio,
 } from './feature-config.js';
 import type { FeatureSchema, FeatureSpec } from './feature-schema.js';
-import { INDICATOR_PARAMS as P, RELATIVE_SCHEMA } from './feature-sets.js';
+import { INDICATOR_PARAMS as P, RELATIVE_SCHEMA } from './fixed-feature-sets.js';
 
 /** Version of the formulas of configured feature sets; bumped whenever one changes. */
 export const CONFIG_SCHEMA_VERSION = 2;

@@ -15,7 +15,7 @@ import { checkCandle } from './candle-checks.js';
 import { indicatorFeatures } from './config-schema.js';
 import { EwmaVolatility } from './ewma-volatility.js';
 import { type FeatureConfig, timeframeRatio } from './feature-config.js';
-import { type FeatureBuffer, RELATIVE_SCHEMA, writeRelativeFeatures } from './feature-sets.js';
+import { type FeatureBuffer, RELATIVE_SCHEMA, writeRelativeFeatures } from './fixed-feature-sets.js';
 import { LagBuffer, RollingWindow, SeededEma } from './incremental-indicators.js';
 import { IndicatorState } from './indicator-state.js';
 import { VOLATILITY_FLOOR } from './targets.js';

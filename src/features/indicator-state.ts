@@ -2,7 +2,7 @@
  * Every indicator the feature sets need, for one symbol, updated in O(1) per
  * candle and read out into a reused IndicatorSnapshot.
  */
-import { INDICATOR_PARAMS as P } from './feature-sets.js';
+import { INDICATOR_PARAMS as P } from './fixed-feature-sets.js';
 import { LagBuffer, RollingWindow, SeededEma, WilderRsi } from './incremental-indicators.js';
 import { emptySnapshot, type IndicatorSnapshot } from './indicator-snapshot.js';
 import { utcDayOfWeek, utcHour, utcMonth } from './utc-calendar.js';

@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, ModelError } from '../core/errors.js';
 import { sha256Hex } from './model-files.js';
-import type { FitInput, FittedBackend, KindOptions } from './model-kinds.js';
+import type { FitInput, FittedBackend, GbdtLibrary, GbdtOptions, KindOptions } from './model-kind.js';
 import { ONNX_MODEL_FILE, type OnnxLoadOptions, openOnnxModel } from './onnx-model.js';
 import { findPython } from './python-interpreter.js';
 import { BUNDLED_PYTHON_DIR } from './python-model.js';
@@ -25,33 +25,7 @@ export const GBDT_SCRIPT = 'gbdt_model.py';
 /** The exported graph must reproduce the fitted library's predictions to this. */
 export const GBDT_PARITY_TOLERANCE = 1e-5;
 
-export type GbdtLibrary = 'xgboost' | 'sklearn';
-
-export interface GbdtOptions {
-  /** 'xgboost' (default) or 'sklearn' (HistGradientBoosting). */
-  readonly library?: GbdtLibrary;
-  /** Boosting rounds at most (default 300). */
-  readonly trees?: number;
-  /** Tree depth at most (default 3). */
-  readonly depth?: number;
-  /** Default 0.05. */
-  readonly learningRate?: number;
-  /** XGBoost min_child_weight, scikit-learn min_samples_leaf (default 20). */
-  readonly minChildWeight?: number;
-  /** XGBoost only: rows and columns sampled per tree (default 0.8 each). */
-  readonly subsample?: number;
-  readonly colsample?: number;
-  /** L2 regularisation of leaf values (default 1). */
-  readonly l2?: number;
-  /** Rounds without improvement on the early-stopping rows before stopping (default 30; 0 = off). */
-  readonly earlyStopping?: number;
-  /** XGBoost threads (default 2). */
-  readonly threads?: number;
-  /** Timeout of the fit request (default 10 minutes). */
-  readonly timeoutMs?: number;
-  /** How the trained model is served in Node (backend, device) while training (scores, calibration). */
-  readonly serve?: OnnxLoadOptions;
-}
+export type { GbdtLibrary, GbdtOptions } from './model-kind.js';
 
 const MODULES: Readonly<Record<GbdtLibrary, readonly string[]>> = {
   xgboost: ['numpy', 'onnx', 'xgboost'],

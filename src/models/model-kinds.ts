@@ -17,6 +17,17 @@ import { fitLinear, LINEAR_MODEL_FILE, type LinearOptions, loadLinearModel } fro
 import type { MlpOptions } from './mlp.js';
 import { type EpochLog, trainMlp } from './mlp-training.js';
 import type { ModelFiles } from './model-files.js';
+import type {
+  FitInput,
+  FittedBackend,
+  KindLoadOptions,
+  KindOptions,
+  ModelKindDefinition,
+  NetworkOptions,
+  PythonLoadOptions,
+  PythonTrainOptions,
+  ScaledRows,
+} from './model-kind.js';
 import { META_FILE, MODEL_KINDS, type ModelKind, type ModelMeta } from './model-meta.js';
 import { loadOnnxModel, type OnnxLoadOptions } from './onnx-model.js';
 import {
@@ -29,100 +40,20 @@ import {
 import type { ScaledModel } from './scaled-model.js';
 import { loadTf } from './tf-backend.js';
 import { loadTfjsModel, type TfjsModelOptions, TfjsScaledModel } from './tfjs-model.js';
+
+export type {
+  FitInput,
+  FittedBackend,
+  KindLoadOptions,
+  KindOptions,
+  ModelKindDefinition,
+  NetworkOptions,
+  PythonLoadOptions,
+  PythonTrainOptions,
+  ScaledRows,
+} from './model-kind.js';
+
 import { layersModelToFiles } from './tfjs-model-io.js';
-
-/** The network's options without the seed (given once, at the top level). */
-export type NetworkOptions = Omit<MlpOptions, 'seed' | 'output'>;
-
-export interface PythonTrainOptions {
-  /** Absolute path of the model script (default: the bundled logistic regression example). */
-  readonly script?: string;
-  /** Passed to the script's `fit` (the seed is added). */
-  readonly params?: Record<string, unknown>;
-  readonly timeoutMs?: number;
-  /** Python executable (default python3). */
-  readonly python?: string;
-}
-
-/** Options of every kind; each kind reads its own. */
-export interface KindOptions {
-  readonly network?: NetworkOptions;
-  readonly linear?: LinearOptions;
-  readonly python?: PythonTrainOptions;
-  readonly gbdt?: GbdtOptions;
-}
-
-/** Scaled rows and their labels in model space (see features/targets.ts). */
-export interface ScaledRows {
-  readonly x: Float32Array;
-  readonly y: Float32Array;
-  readonly rows: number;
-}
-
-export interface FitInput {
-  readonly target: TargetKind;
-  readonly cols: number;
-  readonly train: ScaledRows;
-  /** Rows after `train` for early stopping, for kinds that use them. */
-  readonly validation?: ScaledRows;
-  readonly seed: number;
-  /** Names of the `cols` columns, in order (recorded by kinds whose files can carry them). */
-  readonly columns?: readonly string[];
-  readonly logger: Logger;
-  readonly onEpoch?: (log: EpochLog) => void | Promise<void>;
-}
-
-export interface FittedBackend {
-  /** Ready to answer scaled rows: a probability (direction) or the target in model space. */
-  readonly model: ScaledModel;
-  /** The kind's own files in the model directory. */
-  readonly files: ReadonlyMap<string, Uint8Array>;
-  /** Recorded in meta.json's `training.options`. */
-  readonly options: Readonly<Record<string, unknown>>;
-  /** Library versions that produced it, for meta.json's `versions`. */
-  readonly versions: Readonly<Record<string, string>>;
-  /** E.g. 'wasm', 'python', 'typescript'. */
-  readonly backend: string;
-  readonly backendReason: string;
-  readonly info: Readonly<Record<string, unknown>>;
-  readonly history?: readonly EpochLog[];
-  readonly samplesPerSecond?: number;
-  /** Python models: the script, by file name, and its sha256. */
-  readonly python?: ModelMeta['python'];
-  /** Models run by ONNX Runtime: the output read. */
-  readonly onnx?: ModelMeta['onnx'];
-}
-
-export interface PythonLoadOptions {
-  /** Directories a model's script may be run from (default: the bundled examples only). */
-  readonly scriptDirs?: readonly string[];
-  /** Python executable (default python3). */
-  readonly python?: string;
-  readonly requestTimeoutMs?: number;
-}
-
-export interface KindLoadOptions {
-  /** Where the files came from (directory or registry entry), for error messages. */
-  readonly where: string;
-  readonly python?: PythonLoadOptions;
-  readonly logger?: Logger;
-  readonly tfjs?: Pick<TfjsModelOptions, 'fastPathMaxRows' | 'predictBatchSize'>;
-  /** ONNX Runtime backend, device and threads of the kinds it runs (onnx, gbdt). */
-  readonly onnx?: OnnxLoadOptions;
-}
-
-export interface ModelKindDefinition {
-  readonly kind: ModelKind;
-  /** One line for help texts. */
-  readonly description: string;
-  /** Targets it can be fitted on (and loaded for). */
-  readonly targets: readonly TargetKind[];
-  /** Its fit uses early-stopping rows (held out before the calibration rows). */
-  readonly usesValidation: boolean;
-  /** Absent for kinds that are only imported (trained elsewhere). */
-  fit?(input: FitInput, options: KindOptions): Promise<FittedBackend>;
-  load(files: ModelFiles, meta: ModelMeta, options: KindLoadOptions): Promise<ScaledModel>;
-}
 
 const LOGISTIC: ModelKindDefinition = {
   kind: 'logistic',
