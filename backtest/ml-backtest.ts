@@ -35,7 +35,7 @@ import { DEFAULT_FEATURE_SET } from '../src/features/feature-sets.js';
 import type { ContextSeries } from '../src/features/streaming-extractor.js';
 import type { TargetKind } from '../src/features/targets.js';
 import type { CalibrationMethod } from '../src/models/calibration.js';
-import type { KindOptions } from '../src/models/model-kinds.js';
+import { type KindOptions, modelKind } from '../src/models/model-kinds.js';
 import type { ModelKind, ValidationMetrics } from '../src/models/model-meta.js';
 import { modelDataWarnings } from '../src/models/model-warnings.js';
 import { PrecomputedPredictor, seriesInputs } from '../src/models/precomputed-predictor.js';
@@ -80,8 +80,8 @@ export const WALK_FORWARD_DEFAULTS = {
   kind: DEFAULT_MODEL_KIND,
   /** Early-stopping rows of kinds that stop early (the MLP). */
   validationFraction: 0.2,
+  /** Of each training window, when its model is calibrated (the kind's default calibration, or --calibration). */
   calibrationFraction: 0.2,
-  calibration: 'platt' as CalibrationMethod | 'none',
   seed: 42,
   network: { layers: [32, 16], epochs: 20, batchSize: 256, learningRate: 0.001, earlyStopping: { patience: 3 } },
 } as const;
@@ -121,9 +121,9 @@ export interface WalkForwardOptions extends MlBacktestCommon, KindOptions {
   readonly kind?: ModelKind;
   /** Fraction of each training window held out (after an embargo) for early stopping, by kinds that stop early. */
   readonly validationFraction?: number;
-  /** Fraction at the end of each training window its calibration is fitted on (default 0.2). */
+  /** Fraction at the end of each training window its calibration is fitted on (default 0.2; 0 for an uncalibrated direction model). */
   readonly calibrationFraction?: number;
-  /** Default 'platt'. */
+  /** Default: the kind's ('none' for logistic, whose fit is calibrated by its loss; 'platt' for the others). */
   readonly calibration?: CalibrationMethod | 'none';
   /** Training windows start at the first step and grow (default false: sliding). */
   readonly expanding?: boolean;
@@ -207,10 +207,14 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<MlBac
   const lookback = positiveInt(options.lookback ?? d.lookback, 'lookback');
   const target = options.target ?? d.target;
   const validationFraction = fraction(options.validationFraction ?? d.validationFraction, 'validationFraction');
-  const calibrationFraction = fraction(options.calibrationFraction ?? d.calibrationFraction, 'calibrationFraction');
-  const calibration = options.calibration ?? d.calibration;
   const seed = options.seed ?? d.seed;
   const kind = options.kind ?? d.kind;
+  const calibration = options.calibration ?? modelKind(kind).defaultCalibration;
+  // An uncalibrated direction model fits on the rows calibration would take; regression targets always use them.
+  const calibrationFraction = fraction(
+    options.calibrationFraction ?? (target === 'direction' && calibration === 'none' ? 0 : d.calibrationFraction),
+    'calibrationFraction',
+  );
 
   const layout = walkForwardLayout(
     series,

@@ -98,7 +98,7 @@ export function addModelOptions(cmd: Command, prefix = ''): Command {
     .addOption(
       new Option(
         '--calibration <method>',
-        `${prefix}calibration of direction probabilities on held-out rows after the fitting rows (default platt)`,
+        `${prefix}calibration of direction probabilities on held-out rows after the fitting rows (default: none for logistic, whose fit is calibrated by its log loss; platt for the others)`,
       ).choices(['platt', 'isotonic', 'none']),
     )
     .option(

@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../core/logger.js';
 import type { TargetKind } from '../features/targets.js';
+import type { CalibrationMethod } from './calibration.js';
 import type { LinearOptions } from './linear-model.js';
 import type { MlpOptions } from './mlp.js';
 import type { EpochLog } from './mlp-training.js';
@@ -129,6 +130,12 @@ export interface ModelKindDefinition {
   readonly targets: readonly TargetKind[];
   /** Its fit uses early-stopping rows (held out before the calibration rows). */
   readonly usesValidation: boolean;
+  /**
+   * The calibration of its direction probabilities when none is asked for:
+   * 'none' for a fit that is calibrated by its own loss (then no rows are
+   * held out for it and the model fits on them instead).
+   */
+  readonly defaultCalibration: CalibrationMethod | 'none';
   /** Absent for kinds that are only imported (trained elsewhere). */
   fit?(input: FitInput, options: KindOptions): Promise<FittedBackend>;
   load(files: ModelFiles, meta: ModelMeta, options: KindLoadOptions): Promise<ScaledModel>;

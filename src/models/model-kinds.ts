@@ -60,6 +60,8 @@ const LOGISTIC: ModelKindDefinition = {
   description: 'L2-regularised logistic regression (ridge regression for return and volatility targets), TypeScript',
   targets: ['direction', 'return', 'volatility'],
   usesValidation: false,
+  // Logistic regression minimises log loss: its probabilities are calibrated on its own rows.
+  defaultCalibration: 'none',
   async fit(input, options) {
     const started = performance.now();
     const { json, model } = fitLinear(input.target, input.train.x, input.train.y, input.train.rows, input.cols, {
@@ -87,6 +89,7 @@ const TFJS: ModelKindDefinition = {
   description: 'TensorFlow.js multilayer perceptron (dense ReLU layers, Adam, early stopping)',
   targets: ['direction', 'return', 'volatility'],
   usesValidation: true,
+  defaultCalibration: 'platt',
   async fit(input, options) {
     const rt = await loadTf({ logger: input.logger });
     const output = input.target === 'direction' ? 'probability' : 'value';
@@ -148,6 +151,7 @@ const PYTHON: ModelKindDefinition = {
   description: 'a Python script (fit/load/predict) served by a persistent worker process',
   targets: ['direction'],
   usesValidation: false,
+  defaultCalibration: 'platt',
   async fit(input, options) {
     const py = options.python ?? {};
     const script = py.script ?? path.join(BUNDLED_PYTHON_DIR, EXAMPLE_PYTHON_SCRIPT);
@@ -204,6 +208,7 @@ const ONNX: ModelKindDefinition = {
   description: 'an ONNX model trained elsewhere (scikit-learn, XGBoost, LightGBM, PyTorch), run by ONNX Runtime',
   targets: ['direction', 'return', 'volatility'],
   usesValidation: false,
+  defaultCalibration: 'platt',
   load: loadOnnxModel,
 };
 
@@ -212,6 +217,7 @@ const GBDT: ModelKindDefinition = {
   description: 'gradient-boosted trees (XGBoost or scikit-learn, in Python) exported to ONNX and run by ONNX Runtime',
   targets: ['direction', 'return', 'volatility'],
   usesValidation: true,
+  defaultCalibration: 'platt',
   fit: fitGbdt,
   load: loadOnnxModel,
 };

@@ -78,7 +78,7 @@ export interface FitOptions extends KindOptions {
   kind?: ModelKind;
   /** Default 'zscore' (clipped to +/-5 sd). */
   scaler?: ScalerKind;
-  /** Direction models: 'platt' (default), 'isotonic' or 'none'. Needs calibration rows. */
+  /** Direction models: 'platt', 'isotonic' or 'none' (default: the kind's; 'none' for logistic). Needs calibration rows. */
   calibration?: CalibrationMethod | 'none';
   /** Seeds everything random in training (default 42). */
   seed?: number;
@@ -140,7 +140,7 @@ export interface TrainModelOptions extends Omit<FitOptions, 'source'> {
   labelThreshold?: number;
   /** The last fraction of rows held out and scored (default 0.2). */
   testFraction?: number;
-  /** Fraction of rows for calibration, before the test rows (default 0.15; 0 = uncalibrated). */
+  /** Fraction of rows for calibration, before the test rows (default 0.15, or 0 for an uncalibrated direction model). */
   calibrationFraction?: number;
   /** Fraction of rows for early stopping, before the calibration rows, for kinds that stop early (default 0.15). */
   validationFraction?: number;
@@ -262,7 +262,7 @@ export async function fitOnDataset(split: FittingSplit, options: FitOptions = {}
   assertAfter(fit, validation, 'validation');
   assertAfter(validation ?? fit, calibrationRows, 'calibration');
   assertAfter(calibrationRows ?? validation ?? fit, test, 'test');
-  const method = target === 'direction' ? (options.calibration ?? 'platt') : 'residual';
+  const method = target === 'direction' ? (options.calibration ?? def.defaultCalibration) : 'residual';
   const cols = fit.cols;
 
   const scaler = new FeatureScaler({ kind: options.scaler ?? 'zscore', featureNames: fit.featureNames });
@@ -458,8 +458,11 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
   const def = modelKind(options.kind ?? DEFAULT_MODEL_KIND);
   assertFits(def, target);
   const testFraction = options.testFraction ?? TRAIN_DEFAULTS.testFraction;
+  const calibration = options.calibration ?? def.defaultCalibration;
+  // An uncalibrated direction model fits on the rows calibration would take; regression targets always use them.
   const calibrationFraction =
-    options.calibration === 'none' ? 0 : (options.calibrationFraction ?? TRAIN_DEFAULTS.calibrationFraction);
+    options.calibrationFraction ??
+    (target === 'direction' && calibration === 'none' ? 0 : TRAIN_DEFAULTS.calibrationFraction);
   const validationFraction = def.usesValidation ? (options.validationFraction ?? TRAIN_DEFAULTS.validationFraction) : 0;
   const context = options.context;
   const build = (threshold: number) =>

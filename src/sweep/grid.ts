@@ -16,6 +16,7 @@
  */
 import { ConfigError } from '../core/errors.js';
 import { parseIsoUtc } from '../data/index.js';
+import { modelKind } from '../models/model-kinds.js';
 import { MODEL_KINDS, type ModelKind } from '../models/model-meta.js';
 
 /** What a model is trained with: these decide the per-window jobs (and their ids). */
@@ -81,7 +82,10 @@ export interface SweepGrid {
   readonly varying: readonly (keyof SweepParams)[];
 }
 
-/** The walk-forward backtest's defaults (backtest/ml-backtest.ts WALK_FORWARD_DEFAULTS; a test checks they agree). */
+/**
+ * The walk-forward backtest's defaults (backtest/ml-backtest.ts WALK_FORWARD_DEFAULTS; a test checks they agree).
+ * Calibration and its fraction, when the file leaves them open, follow the kind (modelKind(kind).defaultCalibration).
+ */
 export const DEFAULT_PARAMS: SweepParams = {
   kind: 'logistic',
   featureSet: 'core',
@@ -314,6 +318,17 @@ export function parseGrid(value: unknown): SweepGrid {
     for (const p of paramSets) for (const v of values) next.push({ ...p, [key]: v });
     paramSets = next;
   }
+  // Calibration left open follows the kind, as in the walk-forward backtest.
+  const given = (key: keyof SweepParams) => key in fixed || axes.some(([k]) => k === key);
+  paramSets = paramSets.map((p) => {
+    const calibration = given('calibration') ? p.calibration : modelKind(p.kind).defaultCalibration;
+    const calibrationFraction = given('calibrationFraction')
+      ? p.calibrationFraction
+      : calibration === 'none'
+        ? 0
+        : DEFAULT_PARAMS.calibrationFraction;
+    return { ...p, calibration, calibrationFraction };
+  });
   return {
     seed,
     seeds: seeds as 'derived' | 'fixed',

@@ -154,7 +154,8 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
   record(input: PredictionInput): TrackedPrediction {
     this.assertWritable();
     const rec = this.predictionRecord(input, true);
-    const existing = this.byKey.get(naturalKey(rec));
+    const key = naturalKey(rec);
+    const existing = this.byKey.get(key);
     if (existing !== undefined) {
       if (sameValues(existing, rec)) return existing;
       throw new DataError('prediction already recorded for this candle and model version with other values', {
@@ -172,7 +173,7 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
     }
     this.write([rec]);
     this.nextId++;
-    return this.applyPrediction(rec, true);
+    return this.applyPrediction(rec, true, key);
   }
 
   /**
@@ -432,7 +433,7 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
     return m;
   }
 
-  private applyPrediction(rec: PredictionRecord, schedule: boolean): Entry {
+  private applyPrediction(rec: PredictionRecord, schedule: boolean, key = naturalKey(rec)): Entry {
     const entry: Entry = {
       id: rec.id,
       symbol: rec.symbol,
@@ -465,7 +466,7 @@ export class PredictionTracker extends EventEmitter<TrackerEvents> {
       entry.sumSq0 = this.memory.get(entry.symbol)!.sumSq;
     }
     this.byId.set(entry.id, entry);
-    this.byKey.set(naturalKey(entry), entry);
+    this.byKey.set(key, entry);
     this.book.recorded(entry);
     if (entry.price !== null) {
       this.pendingBySymbol.set(entry.symbol, (this.pendingBySymbol.get(entry.symbol) ?? 0) + 1);

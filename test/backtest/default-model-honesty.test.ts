@@ -1,15 +1,14 @@
 /**
- * The default walk-forward ML backtest (logistic, core features, Platt
- * calibration: WALK_FORWARD_DEFAULTS) on markets whose best possible accuracy
- * is known:
+ * The default walk-forward ML backtest (logistic on the core features:
+ * WALK_FORWARD_DEFAULTS) on markets whose best possible accuracy is known:
  * - a pure random walk: accuracy 50% +/- 2 points and a Brier score not below
  *   the base rate's by more than noise (no leak, no false confidence);
  * - a planted sign-momentum signal of strength 0.25 (theoretical best
  *   Phi(0.25) = 59.87%): the pipeline reaches within 1 point of it with the
- *   one feature that carries the signal, a light penalty and no calibration.
- *   The defaults stay within 2.5 points: their penalty (chosen on real
- *   markets, where shrinkage pays), 28 more features and the calibration
- *   slice's intercept each move the decision boundary a little off zero.
+ *   one feature that carries the signal and a light penalty. The defaults
+ *   stay within 2.5 points: their penalty (chosen on real markets, where
+ *   shrinkage pays) and 26 more features each move the decision boundary a
+ *   little off zero.
  */
 import { describe, expect, it } from 'vitest';
 import { runWalkForward, type WalkForwardOptions } from '../../backtest/ml-backtest.js';

@@ -81,7 +81,7 @@ export function register(program: Command): void {
     )
     .option(
       '--calibration-rows <fraction>',
-      `fraction of samples, before the test rows, the calibration is fitted on (default ${TRAIN_DEFAULTS.calibrationFraction})`,
+      `fraction of samples, before the test rows, the calibration is fitted on (default ${TRAIN_DEFAULTS.calibrationFraction}; 0 for an uncalibrated direction model)`,
       numberOption('calibration-rows'),
     )
     .option(
